@@ -1,0 +1,295 @@
+"""Variable and network metadata shared by data containers, graphs and environments.
+
+A networked system has ``n`` agents on an undirected interaction graph. Agent ``i``
+owns some discrete (or continuous) state coordinates, one action and one reward.
+:class:`NetworkSpec` names every one of these variables and records the
+interaction graph, so that data, learned graphs and environments can talk about
+the same variables by name.
+
+Naming convention used by the built-in environments (user data may use any
+unique names): state coordinate ``j`` of agent ``i`` is ``"s{i}_{j}"``, the action
+of agent ``i`` is ``"a{i}"``, its reward ``"r{i}"`` and the domain index is
+``"domain"``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Iterable, Literal
+
+import networkx as nx
+import numpy as np
+
+__all__ = ["NetworkSpec", "SpecError", "VariableKind", "default_spec"]
+
+VariableKind = Literal["state", "action", "reward", "domain"]
+
+
+class SpecError(ValueError):
+    """Raised when a network specification is inconsistent."""
+
+
+@dataclass(frozen=True, eq=True)
+class NetworkSpec:
+    """Names, owners and cardinalities of every variable of a networked system.
+
+    Parameters
+    ----------
+    n_agents : int
+        Number of agents.
+    edges : tuple of (int, int)
+        Undirected edges of the interaction graph (no self loops needed: an agent
+        always belongs to its own neighbourhood).
+    state_names : tuple of str
+        One name per state coordinate, agent-major.
+    state_owner : tuple of int
+        The agent that owns each state coordinate.
+    state_cardinality : tuple of int or None
+        Number of values of each discrete coordinate (values ``0..card-1``), or
+        ``None`` for a continuous coordinate.
+    action_names, action_cardinality : tuple
+        One action per agent, with values ``0..card-1``.
+    reward_names : tuple of str
+        One reward per agent.
+    domain_name : str
+        Name of the domain-index variable used by discovery.
+
+    Examples
+    --------
+    >>> spec = default_spec(n_agents=2, edges=[(0, 1)], state_dims=[1, 2],
+    ...                     state_cardinality=2, action_cardinality=[3, 3])
+    >>> spec.state_names
+    ('s0_0', 's1_0', 's1_1')
+    >>> spec.neighborhood(0, 1)
+    [0, 1]
+    """
+
+    n_agents: int
+    edges: tuple[tuple[int, int], ...]
+    state_names: tuple[str, ...]
+    state_owner: tuple[int, ...]
+    state_cardinality: tuple[int | None, ...]
+    action_names: tuple[str, ...]
+    action_cardinality: tuple[int, ...]
+    reward_names: tuple[str, ...]
+    domain_name: str = "domain"
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        n = self.n_agents
+        if not isinstance(n, (int, np.integer)) or n < 1:
+            raise SpecError(f"n_agents must be a positive integer, got {n!r}")
+        object.__setattr__(self, "edges", tuple(sorted({(min(int(a), int(b)), max(int(a), int(b)))
+                                                        for a, b in self.edges if a != b})))
+        for a, b in self.edges:
+            if not (0 <= a < n and 0 <= b < n):
+                raise SpecError(f"edge ({a}, {b}) names an agent outside 0..{n - 1}")
+        for attr in ("state_names", "state_owner", "state_cardinality", "action_names",
+                     "action_cardinality", "reward_names"):
+            object.__setattr__(self, attr, tuple(getattr(self, attr)))
+        m = len(self.state_names)
+        if len(self.state_owner) != m or len(self.state_cardinality) != m:
+            raise SpecError(
+                f"state_names ({m}), state_owner ({len(self.state_owner)}) and "
+                f"state_cardinality ({len(self.state_cardinality)}) must have equal lengths")
+        for name, per_agent in (("action_names", self.action_names),
+                                ("action_cardinality", self.action_cardinality),
+                                ("reward_names", self.reward_names)):
+            if len(per_agent) != n:
+                raise SpecError(f"{name} must have one entry per agent ({n}), got {len(per_agent)}")
+        for j, owner in enumerate(self.state_owner):
+            if not 0 <= owner < n:
+                raise SpecError(f"state coordinate {self.state_names[j]!r} has owner {owner} outside 0..{n - 1}")
+        for j, card in enumerate(self.state_cardinality):
+            if card is not None and (int(card) != card or card < 1):
+                raise SpecError(f"state coordinate {self.state_names[j]!r} has cardinality {card!r}; "
+                                "use an integer >= 1 or None for continuous")
+        for i, card in enumerate(self.action_cardinality):
+            if int(card) != card or card < 1:
+                raise SpecError(f"action {self.action_names[i]!r} has cardinality {card!r}; use an integer >= 1")
+        names = list(self.state_names) + list(self.action_names) + list(self.reward_names) + [self.domain_name]
+        if len(set(names)) != len(names):
+            dup = sorted({x for x in names if names.count(x) > 1})
+            raise SpecError(f"variable names must be unique; repeated: {dup}")
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def n_state(self) -> int:
+        """Number of state coordinates over all agents."""
+        return len(self.state_names)
+
+    @cached_property
+    def state_dims(self) -> np.ndarray:
+        """Number of state coordinates of each agent, shape ``(n_agents,)``."""
+        return np.bincount(np.asarray(self.state_owner, dtype=np.int64), minlength=self.n_agents)
+
+    @cached_property
+    def is_discrete(self) -> bool:
+        """True when every state coordinate is discrete."""
+        return all(c is not None for c in self.state_cardinality)
+
+    def agent_state_indices(self, agent: int) -> np.ndarray:
+        """Column indices of the state coordinates owned by ``agent``."""
+        self._check_agent(agent)
+        return np.flatnonzero(np.asarray(self.state_owner) == agent)
+
+    # ------------------------------------------------------------------ graph
+    @cached_property
+    def interaction_graph(self) -> nx.Graph:
+        """The undirected interaction graph (nodes ``0..n_agents-1``)."""
+        g = nx.Graph()
+        g.add_nodes_from(range(self.n_agents))
+        g.add_edges_from(self.edges)
+        return g
+
+    def neighborhood(self, agent: int, k: int = 1) -> list[int]:
+        """Sorted agents within ``k`` hops of ``agent``, the agent included."""
+        self._check_agent(agent)
+        if k < 0:
+            raise ValueError(f"k must be >= 0, got {k}")
+        key = ("nbh", agent, k)
+        if key not in self._cache:
+            lengths = nx.single_source_shortest_path_length(self.interaction_graph, agent, cutoff=k)
+            self._cache[key] = sorted(lengths)
+        return list(self._cache[key])
+
+    # -------------------------------------------------------------- variables
+    @cached_property
+    def variable_kinds(self) -> dict[str, VariableKind]:
+        """Map from every variable name to its kind."""
+        kinds: dict[str, VariableKind] = {}
+        kinds.update({s: "state" for s in self.state_names})
+        kinds.update({a: "action" for a in self.action_names})
+        kinds.update({r: "reward" for r in self.reward_names})
+        kinds[self.domain_name] = "domain"
+        return kinds
+
+    @cached_property
+    def _index(self) -> dict[str, int]:
+        idx = {s: j for j, s in enumerate(self.state_names)}
+        idx.update({a: i for i, a in enumerate(self.action_names)})
+        idx.update({r: i for i, r in enumerate(self.reward_names)})
+        idx[self.domain_name] = 0
+        return idx
+
+    def kind(self, name: str) -> VariableKind:
+        """Kind (state, action, reward, domain) of the variable ``name``."""
+        try:
+            return self.variable_kinds[name]
+        except KeyError:
+            raise KeyError(f"unknown variable {name!r}") from None
+
+    def index(self, name: str) -> int:
+        """Column of ``name`` within the array of its kind (state, action or reward)."""
+        self.kind(name)
+        return self._index[name]
+
+    def owner(self, name: str) -> int | None:
+        """The agent that owns ``name`` (None for the domain variable)."""
+        kind = self.kind(name)
+        if kind == "state":
+            return self.state_owner[self._index[name]]
+        if kind in ("action", "reward"):
+            return self._index[name]
+        return None
+
+    def cardinality(self, name: str) -> int | None:
+        """Number of values of a discrete variable (None for continuous ones and rewards)."""
+        kind = self.kind(name)
+        if kind == "state":
+            return self.state_cardinality[self._index[name]]
+        if kind == "action":
+            return self.action_cardinality[self._index[name]]
+        return None
+
+    def _check_agent(self, agent: int) -> None:
+        if not 0 <= agent < self.n_agents:
+            raise ValueError(f"agent {agent} is outside 0..{self.n_agents - 1}")
+
+    # ------------------------------------------------------------------- json
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable description of the spec."""
+        return {
+            "n_agents": int(self.n_agents),
+            "edges": [list(e) for e in self.edges],
+            "state_names": list(self.state_names),
+            "state_owner": [int(o) for o in self.state_owner],
+            "state_cardinality": [None if c is None else int(c) for c in self.state_cardinality],
+            "action_names": list(self.action_names),
+            "action_cardinality": [int(c) for c in self.action_cardinality],
+            "reward_names": list(self.reward_names),
+            "domain_name": self.domain_name,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "NetworkSpec":
+        """Inverse of :meth:`to_dict`; raises :class:`SpecError` on missing or bad fields."""
+        required = ["n_agents", "edges", "state_names", "state_owner", "state_cardinality",
+                    "action_names", "action_cardinality", "reward_names"]
+        missing = [k for k in required if k not in data]
+        if missing:
+            raise SpecError(f"network spec is missing field(s): {missing}")
+        unknown = sorted(set(data) - set(required) - {"domain_name"})
+        if unknown:
+            raise SpecError(f"network spec has unknown field(s): {unknown}")
+        try:
+            return cls(
+                n_agents=int(data["n_agents"]),
+                edges=tuple((int(a), int(b)) for a, b in data["edges"]),
+                state_names=tuple(str(s) for s in data["state_names"]),
+                state_owner=tuple(int(o) for o in data["state_owner"]),
+                state_cardinality=tuple(None if c is None else int(c) for c in data["state_cardinality"]),
+                action_names=tuple(str(a) for a in data["action_names"]),
+                action_cardinality=tuple(int(c) for c in data["action_cardinality"]),
+                reward_names=tuple(str(r) for r in data["reward_names"]),
+                domain_name=str(data.get("domain_name", "domain")),
+            )
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, SpecError):
+                raise
+            raise SpecError(f"network spec has a field of the wrong type: {exc}") from exc
+
+    def to_json(self) -> str:
+        """JSON text of :meth:`to_dict`."""
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_json(cls, text: str) -> "NetworkSpec":
+        """Inverse of :meth:`to_json`."""
+        return cls.from_dict(json.loads(text))
+
+
+def default_spec(
+    n_agents: int,
+    edges: Iterable[tuple[int, int]],
+    state_dims: int | Iterable[int],
+    state_cardinality: int | None | Iterable[int | None],
+    action_cardinality: int | Iterable[int],
+) -> NetworkSpec:
+    """Build a :class:`NetworkSpec` with the default names ``s{i}_{j}``, ``a{i}``, ``r{i}``.
+
+    Scalars are broadcast over agents (``state_dims``, ``action_cardinality``) or over
+    all state coordinates (``state_cardinality``).
+    """
+    dims = [int(state_dims)] * n_agents if np.isscalar(state_dims) else [int(d) for d in state_dims]
+    if len(dims) != n_agents:
+        raise SpecError(f"state_dims must have one entry per agent ({n_agents}), got {len(dims)}")
+    names = [f"s{i}_{j}" for i in range(n_agents) for j in range(dims[i])]
+    owner = [i for i in range(n_agents) for _ in range(dims[i])]
+    if state_cardinality is None or np.isscalar(state_cardinality):
+        cards = [state_cardinality] * len(names)
+    else:
+        cards = list(state_cardinality)
+    acts = [int(action_cardinality)] * n_agents if np.isscalar(action_cardinality) else list(action_cardinality)
+    return NetworkSpec(
+        n_agents=n_agents,
+        edges=tuple(tuple(e) for e in edges),
+        state_names=tuple(names),
+        state_owner=tuple(owner),
+        state_cardinality=tuple(cards),
+        action_names=tuple(f"a{i}" for i in range(n_agents)),
+        action_cardinality=tuple(acts),
+        reward_names=tuple(f"r{i}" for i in range(n_agents)),
+    )

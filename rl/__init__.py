@@ -1,0 +1,3 @@
+"""Reinforcement learning for networked systems: environments, policies, critics, GSAC."""
+
+__all__: list[str] = []
