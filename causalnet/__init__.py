@@ -1,9 +1,23 @@
 """causalnet: causal structure of networked systems (data, CI tests, discovery, graphs, ACRs)."""
 
+from causalnet.acr import acr_table, domain_acr, policy_acr, value_acr
+from causalnet.citests import ContingencyTest, DSeparationOracle, FisherZTest
 from causalnet.data import Transitions, TransitionsFormatError
+from causalnet.discovery import DiscoveryError, LocalDiscovery
+from causalnet.discovery_global import GlobalDiscovery
+from causalnet.domain_factors import DomainFactorEstimator
 from causalnet.graph import FactoredGraph, GraphError
+from causalnet.graph_metrics import compare_graphs
+from causalnet.model import DiscoveredModel
+from causalnet.pgmpy_export import to_dynamic_bayesian_network, to_dynamic_bayesian_networks
 from causalnet.spec import NetworkSpec, SpecError, default_spec
 
 __all__ = ["FactoredGraph", "GraphError", "NetworkSpec", "SpecError", "Transitions",
-           "TransitionsFormatError", "default_spec"]
+           "TransitionsFormatError", "default_spec",
+           # graph tooling, ACRs, domain factors, discovered model
+           "DiscoveredModel", "DomainFactorEstimator", "acr_table", "compare_graphs", "domain_acr",
+           "policy_acr", "to_dynamic_bayesian_network", "to_dynamic_bayesian_networks", "value_acr",
+           # discovery and CI tests
+           "ContingencyTest", "DSeparationOracle", "DiscoveryError", "FisherZTest", "GlobalDiscovery",
+           "LocalDiscovery"]
 __version__ = "0.1.0"

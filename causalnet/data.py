@@ -270,6 +270,15 @@ class Transitions:
             raise TransitionsFormatError(f"{json_path} is not valid JSON: {exc}") from exc
         if not isinstance(meta, dict) or "spec" not in meta:
             raise TransitionsFormatError(f"{json_path} has no 'spec' object")
+        unknown_keys = sorted(set(meta) - {"format", "version", "n_rows", "spec"})
+        if unknown_keys:
+            raise TransitionsFormatError(f"{json_path} has unknown field(s): {unknown_keys}; "
+                                         "accepted: format, version, n_rows, spec")
+        if meta.get("format", "causalnet.transitions") != "causalnet.transitions":
+            raise TransitionsFormatError(f"{json_path} has format {meta['format']!r}; "
+                                         "expected 'causalnet.transitions'")
+        if "n_rows" in meta and (isinstance(meta["n_rows"], bool) or not isinstance(meta["n_rows"], int)):
+            raise TransitionsFormatError(f"{json_path}: 'n_rows' must be an integer, got {meta['n_rows']!r}")
         version = meta.get("version", FORMAT_VERSION)
         if version != FORMAT_VERSION:
             raise TransitionsFormatError(f"{json_path} has format version {version!r}; "

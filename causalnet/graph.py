@@ -11,15 +11,21 @@ coordinate at time t+1).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import networkx as nx
 import numpy as np
 
-from causalnet.spec import NetworkSpec
+from causalnet.io import atomic_write_json
+from causalnet.spec import NetworkSpec, SpecError
 
-__all__ = ["FactoredGraph", "GraphError"]
+__all__ = ["FactoredGraph", "GraphError", "GRAPH_FORMAT_VERSION"]
+
+GRAPH_FORMAT_VERSION = 1
+_GRAPH_FORMAT = "causalnet.graph"
 
 
 class GraphError(ValueError):
@@ -128,6 +134,81 @@ class FactoredGraph:
         """``[i, k]`` is True when action k at t is a parent of reward i."""
         return self._mask(self.spec.reward_names, self.spec.action_names)
 
+    @property
+    def reward_domain_mask(self) -> np.ndarray:
+        """True for rewards whose mechanism depends on the domain, shape ``(n_agents,)``."""
+        return self._mask(self.spec.reward_names, [self.spec.domain_name])[:, 0]
+
+    def masks(self) -> dict[str, np.ndarray]:
+        """All six masks by name (the keyword arguments of :meth:`from_masks`)."""
+        return {"state_mask": self.state_mask, "action_mask": self.action_mask,
+                "domain_mask": self.domain_mask, "reward_state_mask": self.reward_state_mask,
+                "reward_action_mask": self.reward_action_mask,
+                "reward_domain_mask": self.reward_domain_mask}
+
+    @classmethod
+    def from_masks(
+        cls,
+        spec: NetworkSpec,
+        *,
+        state_mask: np.ndarray,
+        action_mask: np.ndarray,
+        domain_mask: np.ndarray,
+        reward_state_mask: np.ndarray,
+        reward_action_mask: np.ndarray,
+        reward_domain_mask: np.ndarray | None = None,
+    ) -> "FactoredGraph":
+        """Build a graph from boolean masks (the inverse of the mask properties).
+
+        Shapes: ``state_mask (n_state, n_state)``, ``action_mask (n_state, n_agents)``,
+        ``domain_mask (n_state,)``, ``reward_state_mask (n_agents, n_state)``,
+        ``reward_action_mask (n_agents, n_agents)``, ``reward_domain_mask (n_agents,)``
+        (default: no reward depends on the domain). Rows are targets, columns parents.
+
+        Examples
+        --------
+        >>> from causalnet.spec import default_spec
+        >>> spec = default_spec(1, [], 1, 2, 2)
+        >>> g = FactoredGraph.from_masks(spec, state_mask=[[True]], action_mask=[[False]],
+        ...                              domain_mask=[True], reward_state_mask=[[True]],
+        ...                              reward_action_mask=[[True]])
+        >>> g.parents["r0"] == {"s0_0", "a0"}
+        True
+        """
+        n, m = spec.n_agents, spec.n_state
+        if reward_domain_mask is None:
+            reward_domain_mask = np.zeros(n, dtype=bool)
+        given = {"state_mask": (state_mask, (m, m)), "action_mask": (action_mask, (m, n)),
+                 "domain_mask": (domain_mask, (m,)), "reward_state_mask": (reward_state_mask, (n, m)),
+                 "reward_action_mask": (reward_action_mask, (n, n)),
+                 "reward_domain_mask": (reward_domain_mask, (n,))}
+        arrays: dict[str, np.ndarray] = {}
+        for name, (value, shape) in given.items():
+            arr = np.asarray(value)
+            if arr.shape != shape:
+                raise GraphError(f"{name} has shape {arr.shape}, expected {shape} "
+                                 f"({m} state coordinates, {n} agents)")
+            if arr.dtype != bool:
+                if not np.all(np.isin(arr, (0, 1))):
+                    raise GraphError(f"{name} must be boolean (or 0/1), got values other than 0 and 1")
+                arr = arr.astype(bool)
+            arrays[name] = arr
+        states, actions, rewards = spec.state_names, spec.action_names, spec.reward_names
+        parents: dict[str, list[str]] = {}
+        for i, target in enumerate(states):
+            pas = [states[j] for j in np.flatnonzero(arrays["state_mask"][i])]
+            pas += [actions[k] for k in np.flatnonzero(arrays["action_mask"][i])]
+            if arrays["domain_mask"][i]:
+                pas.append(spec.domain_name)
+            parents[target] = pas
+        for i, target in enumerate(rewards):
+            pas = [states[j] for j in np.flatnonzero(arrays["reward_state_mask"][i])]
+            pas += [actions[k] for k in np.flatnonzero(arrays["reward_action_mask"][i])]
+            if arrays["reward_domain_mask"][i]:
+                pas.append(spec.domain_name)
+            parents[target] = pas
+        return cls(spec, parents)
+
     # --------------------------------------------------------------- networkx
     def to_networkx(self) -> nx.DiGraph:
         """Two-slice DAG with nodes ``(name, t)``: inputs at t = 0, targets at t = 1.
@@ -176,6 +257,60 @@ class FactoredGraph:
     def from_json(cls, text: str, spec: NetworkSpec | None = None) -> "FactoredGraph":
         """Inverse of :meth:`to_json`."""
         return cls.from_dict(json.loads(text), spec)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the graph as JSON to ``path`` atomically (see ``docs/graph-format.md``)."""
+        data = {"format": _GRAPH_FORMAT, "version": GRAPH_FORMAT_VERSION, **self.to_dict()}
+        return atomic_write_json(path, data)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, spec: NetworkSpec | None = None) -> "FactoredGraph":
+        """Read a graph written by :meth:`save` (or by hand, following ``docs/graph-format.md``).
+
+        Raises
+        ------
+        GraphError
+            If the file is missing or not JSON, the format or version is wrong, the
+            spec is invalid, ``parents`` is malformed or names unknown variables, or
+            ``domain_affected`` (when present) disagrees with ``parents``.
+        """
+        path = Path(path)
+        if not path.exists():
+            raise GraphError(f"missing graph file: {path}")
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise GraphError(f"{path} is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise GraphError(f"{path} must hold a JSON object, got {type(data).__name__}")
+        fmt = data.get("format", _GRAPH_FORMAT)
+        if fmt != _GRAPH_FORMAT:
+            raise GraphError(f"{path} has format {fmt!r}; expected {_GRAPH_FORMAT!r}")
+        version = data.get("version", GRAPH_FORMAT_VERSION)
+        if version != GRAPH_FORMAT_VERSION:
+            raise GraphError(f"{path} has format version {version!r}; this release reads "
+                             f"version {GRAPH_FORMAT_VERSION}")
+        if spec is None:
+            if "spec" not in data:
+                raise GraphError(f"{path} has no 'spec' object; pass spec= explicitly")
+            try:
+                spec = NetworkSpec.from_dict(data["spec"])
+            except (SpecError, TypeError, AttributeError) as exc:
+                raise GraphError(f"{path}: invalid 'spec': {exc}") from exc
+        parents = data.get("parents")
+        if not isinstance(parents, dict):
+            raise GraphError(f"{path}: 'parents' must be an object mapping targets to lists of names")
+        for target, pas in parents.items():
+            if not isinstance(pas, list) or not all(isinstance(p, str) for p in pas):
+                raise GraphError(f"{path}: parents of {target!r} must be a list of variable names")
+        try:
+            graph = cls(spec, parents)
+        except GraphError as exc:
+            raise GraphError(f"{path}: {exc}") from exc
+        if "domain_affected" in data and list(data["domain_affected"]) != graph.domain_affected:
+            raise GraphError(f"{path}: 'domain_affected' {data['domain_affected']} disagrees with the "
+                             f"targets that have a {spec.domain_name!r} parent {graph.domain_affected}")
+        return graph
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, FactoredGraph):

@@ -1,0 +1,396 @@
+"""Local constraint-based discovery of factored transition graphs (GSAC phase 1).
+
+For every next-state coordinate ``x(t+1)`` and every reward ``r_i(t)`` of agent
+``i``, :class:`LocalDiscovery` selects the parents at time t among the state
+coordinates and actions of the agents in ``N_i`` (the ``k``-hop neighbourhood)
+and, when the data holds two or more domains, the domain index ``C`` (CD-NOD:
+``C -> x(t+1)`` survives exactly when that mechanism depends on the domain).
+Selection is PC-style elimination with growing conditioning sets drawn from the
+target's remaining candidates (:func:`~causalnet.discovery_core.eliminate_candidates`).
+Time orients every edge, so the result is a :class:`~causalnet.graph.FactoredGraph`.
+
+The work per target depends on the neighbourhood size only, so the total cost is
+linear in the number of agents; agents are independent and can be spread over
+processes (``n_jobs``) with identical results.
+
+See ``docs/discovery.md`` for the method, options and measured numbers; the
+global baselines (causal-learn's PC with tiers and CD-NOD) are in
+:mod:`causalnet.discovery_global`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Literal, Sequence
+
+import numpy as np
+
+from causalnet.citests import (CITestFactory, ContingencyTest, FisherZTest, causallearn_test)
+from causalnet.data import Transitions
+from causalnet.discovery_core import EliminationResult, EncodedData, NodeKey, eliminate_candidates
+from causalnet.graph import FactoredGraph
+
+__all__ = ["DiscoveryError", "LocalDiscovery", "check_discovery_params"]
+
+logger = logging.getLogger(__name__)
+
+CITestOption = Literal["gsq", "chisq", "fisherz", "kci"]
+Backend = Literal["fast", "causal-learn"]
+_TEST_NAMES = ("gsq", "chisq", "fisherz", "kci")
+_MIN_AGENTS_FOR_PROCESSES = 8
+
+
+class DiscoveryError(ValueError):
+    """Raised when discovery cannot run on the given data (e.g. no rows)."""
+
+
+def check_discovery_params(*, alpha: Any, ci_test: Any, max_cond_size: Any,
+                           n_jobs: Any = 1, backend: Any = "fast",
+                           neighborhood_hops: Any = 1, min_samples_per_cell: Any = 10) -> None:
+    """Validate discovery hyper-parameters; raise ``ValueError`` naming the bad one."""
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+        raise ValueError(f"alpha must be a float in (0, 1), got {alpha!r}")
+    if not callable(ci_test) and ci_test not in _TEST_NAMES:
+        raise ValueError(f"ci_test must be one of {list(_TEST_NAMES)} or a test factory "
+                         f"callable(data, columns) -> test, got {ci_test!r}")
+    for name, value in (("max_cond_size", max_cond_size), ("neighborhood_hops", neighborhood_hops)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
+                                  or value < 0):
+            raise ValueError(f"{name} must be a non-negative integer or None, got {value!r}")
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0 or n_jobs < -1:
+        raise ValueError(f"n_jobs must be a positive integer or -1 (all cores), got {n_jobs!r}")
+    if backend not in ("fast", "causal-learn"):
+        raise ValueError(f"backend must be 'fast' or 'causal-learn', got {backend!r}")
+    if isinstance(min_samples_per_cell, bool) or not isinstance(min_samples_per_cell, (int, float)) \
+            or min_samples_per_cell < 0:
+        raise ValueError(f"min_samples_per_cell must be a number >= 0, got {min_samples_per_cell!r}")
+
+
+@dataclass
+class _Job:
+    """One target: its column and its candidate columns (indices into a chunk's arrays)."""
+
+    target: int
+    candidates: list[int]
+    test_name: str          # resolved per target: gsq/chisq/fisherz/kci or "factory"
+
+
+@dataclass
+class _Chunk:
+    """The data a worker needs for a group of agents."""
+
+    codes: np.ndarray               # (N, m) codes of the chunk's columns
+    cards: np.ndarray               # (m,)
+    raw: np.ndarray | None          # (N, m) float values, when some job needs them
+    keys: list[NodeKey]
+    jobs: list[_Job]
+
+
+@dataclass(frozen=True)
+class _Settings:
+    alpha: float
+    max_cond_size: int | None
+    backend: str
+    factory: CITestFactory | None
+    min_samples_per_cell: float
+
+
+def _make_test(chunk: _Chunk, job: _Job, block: list[int], settings: _Settings):
+    """The CI test for one target's block, and a function flagging underpowered tests."""
+    n = chunk.codes.shape[0]
+    name = job.test_name
+    if name == "factory":
+        data = chunk.raw[:, block] if chunk.raw is not None else chunk.codes[:, block].astype(np.float64)
+        return settings.factory(data, [chunk.keys[j] for j in block]), None
+    if name in ("gsq", "chisq"):
+        cards = chunk.cards[block]
+        need = settings.min_samples_per_cell
+
+        def underpowered(x: int, y: int, s: tuple[int, ...]) -> bool:
+            return n < need * int(np.prod(cards[[x, y, *s]]))
+
+        codes = chunk.codes[:, block].astype(np.int64)
+        if settings.backend == "fast":
+            return ContingencyTest(codes, cards, statistic=name), underpowered
+        return causallearn_test(codes, name), underpowered
+    raw = chunk.raw[:, block]
+    if name == "fisherz":
+        need = settings.min_samples_per_cell
+
+        def underpowered_z(x: int, y: int, s: tuple[int, ...]) -> bool:
+            return n - len(s) - 3 < need
+
+        if settings.backend == "fast":
+            return FisherZTest(raw), underpowered_z
+        return causallearn_test(raw, "fisherz"), underpowered_z
+    return causallearn_test(raw, name), None
+
+
+def _run_chunk(chunk: _Chunk, settings: _Settings) -> list[EliminationResult]:
+    """Parent selection for every target of a chunk (the unit of work of a process)."""
+    out = []
+    for job in chunk.jobs:
+        block = [job.target, *job.candidates]
+        if not job.candidates:
+            out.append(EliminationResult([], {}, {}, 0, 0))
+            continue
+        test, underpowered = _make_test(chunk, job, block, settings)
+        res = eliminate_candidates(test, range(1, len(block)), alpha=settings.alpha,
+                                   max_cond_size=settings.max_cond_size, target=0,
+                                   underpowered=underpowered)
+        # back to chunk-local columns
+        local = lambda j: block[j]
+        out.append(EliminationResult(
+            parents=[local(j) for j in res.parents],
+            pvalues={local(j): p for j, p in res.pvalues.items()},
+            sepsets={local(j): tuple(local(c) for c in s) for j, s in res.sepsets.items()},
+            n_tests=res.n_tests, n_underpowered=res.n_underpowered))
+    return out
+
+
+class LocalDiscovery:
+    """Learn the factored transition graph by local, constraint-based parent selection.
+
+    Parameters
+    ----------
+    alpha : float
+        Significance level of every CI test (a candidate is removed when a test
+        gives ``p > alpha``).
+    ci_test : {"gsq", "chisq", "fisherz", "kci"} or callable
+        The conditional-independence test. ``gsq``/``chisq`` apply to targets whose
+        block (target and candidates) is all discrete; a block with a continuous
+        column falls back to ``fisherz`` (recorded in ``ci_tests_``). ``fisherz``
+        and ``kci`` use the original values. A callable is a test factory
+        ``factory(data, columns) -> test`` with ``test(x, y, S) -> p``, called once
+        per target on the block ``[target, candidates...]`` (columns are node keys
+        ``(name, 1)`` for the target, ``(name, 0)`` for time t); see
+        :class:`causalnet.citests.DSeparationOracle`.
+    max_cond_size : int or None
+        Largest conditioning set (None: no limit). The default 2 separates
+        non-parents that need at most two variables to be blocked.
+    neighborhood_hops : int or None
+        Candidates of agent ``i``'s targets are the state coordinates and actions of
+        ``spec.neighborhood(i, neighborhood_hops)``; None means all agents.
+    include_domain : bool
+        Add the domain index as a candidate when the data holds >= 2 domains.
+    backend : {"fast", "causal-learn"}
+        ``fast`` uses this package's kernels (same p-values as causal-learn,
+        without per-call overhead); ``causal-learn`` builds one
+        ``causallearn.utils.cit.CIT`` per target. ``kci`` always uses causal-learn.
+    n_jobs : int
+        Worker processes over groups of agents (-1: all cores). Results do not
+        depend on it. Processes are used only with at least 8 agents.
+    min_samples_per_cell : float
+        A discrete test with fewer than ``min_samples_per_cell`` rows per cell of
+        its full contingency table (a Fisher-z test with fewer than this many
+        degrees of freedom) counts as underpowered; a ``UserWarning`` reports how
+        many there were.
+
+    Attributes
+    ----------
+    graph_ : FactoredGraph
+        The learned graph.
+    pvalues_ : dict of str to dict of str to float
+        For each target and candidate: the p-value that removed the candidate, or
+        the largest p-value seen if it survived (1.0 for a constant column).
+    sepsets_ : dict of str to dict of str to tuple of str
+        For each target and removed candidate, the conditioning set that removed it.
+    candidates_ : dict of str to list of str
+        The candidates considered for each target (before dropping constant ones).
+    ci_tests_ : dict of str to str
+        The test used for each target.
+    n_tests_, n_underpowered_tests_ : int
+        Number of CI tests run, and of those flagged as underpowered.
+    constant_columns_ : list of str
+        Columns holding a single value (``s0_1[t]``, ``s0_1[t+1]``, ``a3``, ``r2``,
+        ``domain``): constant targets get no parents, constant candidates are dropped.
+    warnings_ : list of str
+        Every warning issued during ``fit``.
+    n_samples_, n_domains_ : int
+    fit_seconds_ : float
+
+    Examples
+    --------
+    >>> from causalnet.spec import default_spec
+    >>> rng = np.random.default_rng(0)
+    >>> spec = default_spec(2, [(0, 1)], 1, 2, 2)
+    >>> s = rng.integers(0, 2, (4000, 2)); a = rng.integers(0, 2, (4000, 2))
+    >>> nxt = np.column_stack([s[:, 0] | a[:, 1], s[:, 1]]) ^ (rng.random((4000, 2)) < 0.1)
+    >>> tr = Transitions(spec, s, a, np.zeros((4000, 2)), nxt, np.zeros(4000, int),
+    ...                  np.arange(4000), np.zeros(4000, int))
+    >>> LocalDiscovery().fit(tr).graph_.parents["s0_0"] == {"s0_0", "a1"}
+    True
+    """
+
+    def __init__(self, *, alpha: float = 0.001, ci_test: CITestOption | CITestFactory = "gsq",
+                 max_cond_size: int | None = 2, neighborhood_hops: int | None = 1,
+                 include_domain: bool = True, backend: Backend = "fast", n_jobs: int = 1,
+                 min_samples_per_cell: float = 10) -> None:
+        self.alpha = alpha
+        self.ci_test = ci_test
+        self.max_cond_size = max_cond_size
+        self.neighborhood_hops = neighborhood_hops
+        self.include_domain = include_domain
+        self.backend = backend
+        self.n_jobs = n_jobs
+        self.min_samples_per_cell = min_samples_per_cell
+
+    def get_params(self) -> dict[str, Any]:
+        """Hyper-parameters as a dict (scikit-learn convention)."""
+        return {k: getattr(self, k) for k in ("alpha", "ci_test", "max_cond_size", "neighborhood_hops",
+                                              "include_domain", "backend", "n_jobs", "min_samples_per_cell")}
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, transitions: Transitions) -> "LocalDiscovery":
+        """Learn the parents of every next-state coordinate and reward.
+
+        Parameters
+        ----------
+        transitions : Transitions
+            Data from one or more domains.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            For a bad hyper-parameter (the message names it).
+        DiscoveryError
+            If ``transitions`` has no rows.
+        """
+        check_discovery_params(alpha=self.alpha, ci_test=self.ci_test, max_cond_size=self.max_cond_size,
+                               n_jobs=self.n_jobs, backend=self.backend,
+                               neighborhood_hops=self.neighborhood_hops,
+                               min_samples_per_cell=self.min_samples_per_cell)
+        if not isinstance(transitions, Transitions):
+            raise TypeError(f"transitions must be a causalnet.Transitions, got {type(transitions).__name__}")
+        if len(transitions) == 0:
+            raise DiscoveryError("transitions has no rows; discovery needs data")
+        start = time.perf_counter()
+        spec = transitions.spec
+        enc = EncodedData.from_transitions(transitions)
+        self.warnings_: list[str] = []
+        self.n_samples_ = len(transitions)
+        self.n_domains_ = int(np.unique(transitions.domain).size)
+        use_domain = bool(self.include_domain) and self.n_domains_ >= 2
+        dom_col = enc.index[(spec.domain_name, 0)]
+
+        # targets and candidates, grouped by agent
+        per_agent: list[list[tuple[int, list[int]]]] = []
+        hops = self.neighborhood_hops
+        for i in range(spec.n_agents):
+            agents = range(spec.n_agents) if hops is None else spec.neighborhood(i, int(hops))
+            cands = [enc.index[(spec.state_names[j], 0)] for a in agents for j in spec.agent_state_indices(a)]
+            cands += [enc.index[(spec.action_names[a], 0)] for a in agents]
+            if use_domain:
+                cands.append(dom_col)
+            cands = sorted(cands)
+            targets = [enc.index[(spec.state_names[j], 1)] for j in spec.agent_state_indices(i)]
+            targets.append(enc.index[(spec.reward_names[i], 1)])
+            per_agent.append([(t, cands) for t in targets])
+
+        used = sorted({c for jobs in per_agent for t, cands in jobs for c in (t, *cands)})
+        self.constant_columns_ = [enc.name(j) for j in used if enc.constant[j]]
+        if self.constant_columns_:
+            shown = ", ".join(self.constant_columns_[:10])
+            more = len(self.constant_columns_) - 10
+            msg = (f"{len(self.constant_columns_)} constant column(s): {shown}"
+                   + (f" and {more} more" if more > 0 else "")
+                   + "; constant targets get no parents and constant candidates are dropped")
+            logger.warning(msg)
+            self.warnings_.append(msg)
+
+        settings = _Settings(float(self.alpha), None if self.max_cond_size is None else int(self.max_cond_size),
+                             self.backend, self.ci_test if callable(self.ci_test) else None,
+                             float(self.min_samples_per_cell))
+        workers = self._n_workers(spec.n_agents)
+        chunks, chunk_targets = self._make_chunks(enc, per_agent, workers)
+        results = self._run(chunks, settings, workers)
+        self._collect(enc, chunks, chunk_targets, results)
+        self.fit_seconds_ = time.perf_counter() - start
+        return self
+
+    # ------------------------------------------------------------- helpers
+    def _resolve_test(self, enc: EncodedData, block: Sequence[int]) -> str:
+        if callable(self.ci_test):
+            return "factory"
+        if self.ci_test in ("gsq", "chisq") and not all(enc.discrete[j] for j in block):
+            return "fisherz"
+        return str(self.ci_test)
+
+    def _n_workers(self, n_agents: int) -> int:
+        jobs = (os.cpu_count() or 1) if self.n_jobs == -1 else int(self.n_jobs)
+        return 1 if n_agents < _MIN_AGENTS_FOR_PROCESSES else max(1, jobs)
+
+    def _make_chunks(self, enc: EncodedData, per_agent: list[list[tuple[int, list[int]]]], workers: int):
+        n_agents = len(per_agent)
+        n_chunks = 1 if workers == 1 else min(n_agents, 4 * workers)
+        bounds = np.linspace(0, n_agents, n_chunks + 1).astype(int)
+        chunks, chunk_targets = [], []
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            jobs_global = [(t, [c for c in cands if not enc.constant[c]], cands)
+                           for agent_jobs in per_agent[lo:hi] for t, cands in agent_jobs]
+            cols = sorted({c for t, cands, _ in jobs_global for c in (t, *cands)})
+            local = {c: k for k, c in enumerate(cols)}
+            jobs = []
+            need_raw = False
+            for t, cands, _ in jobs_global:
+                name = self._resolve_test(enc, [t, *cands])
+                need_raw |= name in ("fisherz", "kci") or (name == "factory" and not enc.discrete[[t, *cands]].all())
+                cand_local = [] if enc.constant[t] else [local[c] for c in cands]
+                jobs.append(_Job(local[t], cand_local, name))
+            raw = np.column_stack([enc.raw(c) for c in cols]) if need_raw else None
+            chunks.append(_Chunk(np.asarray(enc.codes[:, cols]), enc.cards[cols], raw,
+                                 [enc.keys[c] for c in cols], jobs))
+            chunk_targets.append((cols, jobs_global))
+        return chunks, chunk_targets
+
+    @staticmethod
+    def _run(chunks: list[_Chunk], settings: _Settings, workers: int) -> list[list[EliminationResult]]:
+        if len(chunks) == 1:
+            return [_run_chunk(chunks[0], settings)]
+        with ProcessPoolExecutor(max_workers=min(len(chunks), workers)) as pool:
+            return list(pool.map(_run_chunk, chunks, [settings] * len(chunks)))
+
+    def _collect(self, enc: EncodedData, chunks, chunk_targets, results) -> None:
+        spec = enc.transitions.spec
+        label = lambda j: enc.keys[j][0]  # spec names: state (t / t+1 by role), action, reward, domain
+        parents: dict[str, list[str]] = {}
+        self.pvalues_: dict[str, dict[str, float]] = {}
+        self.sepsets_: dict[str, dict[str, tuple[str, ...]]] = {}
+        self.candidates_: dict[str, list[str]] = {}
+        self.ci_tests_: dict[str, str] = {}
+        self.n_tests_ = 0
+        self.n_underpowered_tests_ = 0
+        for chunk, (cols, jobs_global), res_list in zip(chunks, chunk_targets, results):
+            for job, (t, _, all_cands), res in zip(chunk.jobs, jobs_global, res_list):
+                target = label(t)
+                pv = {label(c): 1.0 for c in all_cands}   # constant / untested columns
+                pv.update({label(cols[j]): p for j, p in res.pvalues.items()})
+                self.pvalues_[target] = pv
+                self.sepsets_[target] = {label(cols[j]): tuple(label(cols[c]) for c in s)
+                                         for j, s in res.sepsets.items()}
+                self.candidates_[target] = [label(c) for c in all_cands]
+                self.ci_tests_[target] = job.test_name
+                parents[target] = [label(cols[j]) for j in res.parents]
+                self.n_tests_ += res.n_tests
+                self.n_underpowered_tests_ += res.n_underpowered
+        self.graph_ = FactoredGraph(spec, parents)
+        if self.n_underpowered_tests_:
+            msg = (f"{self.n_underpowered_tests_} of {self.n_tests_} CI tests had fewer than "
+                   f"{self.min_samples_per_cell:g} samples per contingency-table cell (or degree of "
+                   f"freedom); their results are unreliable: collect more data or lower max_cond_size")
+            warnings.warn(msg, UserWarning, stacklevel=3)
+            self.warnings_.append(msg)
+        fallback = sorted(t for t, name in self.ci_tests_.items() if name == "fisherz" and self.ci_test != "fisherz")
+        if fallback:
+            msg = (f"{len(fallback)} target(s) have continuous columns in their block and were tested "
+                   f"with fisherz instead of {self.ci_test}: {fallback[:10]}")
+            logger.info(msg)

@@ -1,0 +1,170 @@
+"""Shared command-line helpers: build an environment from ``--env`` and its flags.
+
+Every sub-command that needs an environment calls :func:`add_env_arguments` on its
+parser and :func:`build_env` on the parsed arguments. Environment kinds live in the
+``ENV_KINDS`` registry: to add one, write a function that adds its flags to an
+argument group and a function that builds the environment from the parsed
+arguments (raising ``ValueError`` that names the bad flag), then register both with
+:func:`register_env_kind`. All kinds add their flags to the same parser, so a new kind
+must not reuse another kind's flag names (argparse rejects duplicates); a flag that
+several kinds need belongs in :func:`add_env_arguments` itself.
+
+Wireless flags: ``--height --width --users-per-vertex --deadline --arrival
+--transmit --grid``. ``--grid G`` is the paper's sizing (``G x G`` APs, users on the
+``(G+1) x (G+1)`` vertices, one per vertex) and cannot be combined with ``--height``,
+``--width`` or ``--users-per-vertex``. ``--arrival`` is one probability or a comma
+list with one value per user; ``--transmit`` is ``random``, ``allone`` or a comma
+list with one probability per AP.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from rl.envs.base import NetworkedEnv
+from rl.envs.wireless import WirelessAccessEnv
+
+__all__ = ["ENV_KINDS", "EnvKind", "add_env_arguments", "build_env", "parse_float_list",
+           "register_env_kind"]
+
+
+@dataclass(frozen=True)
+class EnvKind:
+    """An environment kind selectable with ``--env NAME``."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse._ArgumentGroup], None]
+    build: Callable[[argparse.Namespace], NetworkedEnv]
+
+
+ENV_KINDS: dict[str, EnvKind] = {}
+
+
+def register_env_kind(kind: EnvKind) -> None:
+    """Make ``kind`` available as ``--env kind.name``."""
+    if kind.name in ENV_KINDS:
+        raise ValueError(f"environment kind {kind.name!r} is already registered")
+    ENV_KINDS[kind.name] = kind
+
+
+def add_env_arguments(parser: argparse.ArgumentParser, *, default: str = "wireless") -> None:
+    """Add ``--env`` and the flags of every registered environment kind to ``parser``."""
+    parser.add_argument("--env", choices=sorted(ENV_KINDS), default=default,
+                        help=f"environment kind (default: {default})")
+    for kind in ENV_KINDS.values():
+        kind.add_arguments(parser.add_argument_group(f"{kind.name} environment", kind.help))
+
+
+def build_env(args: argparse.Namespace) -> NetworkedEnv:
+    """Build the environment chosen by ``args.env`` from the parsed flags."""
+    try:
+        kind = ENV_KINDS[args.env]
+    except KeyError:
+        raise ValueError(f"--env: unknown environment {args.env!r}; choose from {sorted(ENV_KINDS)}") from None
+    return kind.build(args)
+
+
+def parse_float_list(text: str, flag: str) -> float | np.ndarray:
+    """One float, or a comma-separated list of floats as an array; errors name ``flag``.
+
+    Examples
+    --------
+    >>> parse_float_list("0.5", "--arrival")
+    0.5
+    >>> parse_float_list("0.2, 0.8", "--arrival").tolist()
+    [0.2, 0.8]
+    """
+    parts = [p.strip() for p in str(text).split(",")]
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise ValueError(f"{flag}: expected a number or a comma-separated list of numbers, "
+                         f"got {text!r}") from None
+    if not all(np.isfinite(values)):
+        raise ValueError(f"{flag}: values must be finite, got {text!r}")
+    return values[0] if len(values) == 1 else np.array(values)
+
+
+# ------------------------------------------------------------------ wireless
+_WIRELESS_DEFAULTS = {"height": 3, "width": 4, "users_per_vertex": 2}
+
+
+def _wireless_arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--height", type=int, default=None,
+                       help="vertex rows of the user grid (default 3)")
+    group.add_argument("--width", type=int, default=None,
+                       help="vertex columns of the user grid (default 4)")
+    group.add_argument("--users-per-vertex", type=int, default=None,
+                       help="users on each grid vertex (default 2)")
+    group.add_argument("--grid", type=int, default=None, metavar="G",
+                       help="paper sizing: G x G access points, one user per vertex of the "
+                            "(G+1) x (G+1) grid; excludes --height/--width/--users-per-vertex")
+    group.add_argument("--deadline", type=int, default=2, help="queue length d (default 2)")
+    group.add_argument("--arrival", default="0.5",
+                       help="packet arrival probability: one value or a comma list, one per user "
+                            "(default 0.5)")
+    group.add_argument("--transmit", default="random",
+                       help="AP success probabilities: 'random' (reference seed-0 draw), 'allone' "
+                            "or a comma list, one per AP (default random)")
+
+
+def _wireless_build(args: argparse.Namespace) -> WirelessAccessEnv:
+    sizes = {name: getattr(args, name, None) for name in _WIRELESS_DEFAULTS}
+    grid = getattr(args, "grid", None)
+    if grid is not None:
+        clash = [f"--{name.replace('_', '-')}" for name, value in sizes.items() if value is not None]
+        if clash:
+            raise ValueError(f"--grid cannot be combined with {', '.join(clash)}")
+        if grid < 1:
+            raise ValueError(f"--grid: must be an integer >= 1, got {grid}")
+        height = width = grid + 1
+        users_per_vertex = 1
+    else:
+        height, width, users_per_vertex = (
+            _WIRELESS_DEFAULTS[name] if value is None else value for name, value in sizes.items())
+    for flag, value, least in (("--height", height, 2), ("--width", width, 2),
+                               ("--users-per-vertex", users_per_vertex, 1),
+                               ("--deadline", args.deadline, 1)):
+        if value < least:
+            raise ValueError(f"{flag}: must be an integer >= {least}, got {value}")
+    n_users = height * width * users_per_vertex
+    n_aps = (height - 1) * (width - 1)
+    arrival = _checked_probabilities(parse_float_list(args.arrival, "--arrival"), n_users, "--arrival", "user")
+    transmit_text = str(args.transmit).strip()
+    if transmit_text in ("random", "allone"):
+        transmit: Any = transmit_text
+    else:
+        try:
+            values = parse_float_list(transmit_text, "--transmit")
+        except ValueError:
+            raise ValueError(f"--transmit: expected 'random', 'allone' or a comma list of {n_aps} "
+                             f"probabilities (one per AP), got {args.transmit!r}") from None
+        transmit = _checked_probabilities(values, n_aps, "--transmit", "AP", scalar_ok=False)
+    return WirelessAccessEnv(height, width, users_per_vertex=users_per_vertex, deadline=args.deadline,
+                             arrival=arrival, transmit=transmit)
+
+
+def _checked_probabilities(values: float | np.ndarray, size: int, flag: str, unit: str, *,
+                           scalar_ok: bool = True) -> float | np.ndarray:
+    arr = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    if arr.size == 1 and scalar_ok:
+        pass
+    elif arr.size != size:
+        raise ValueError(f"{flag}: expected {'one value or ' if scalar_ok else ''}{size} values "
+                         f"(one per {unit}), got {arr.size}")
+    if np.any((arr < 0) | (arr > 1)):
+        raise ValueError(f"{flag}: probabilities must lie in [0, 1], got {arr.tolist()}")
+    return float(arr[0]) if arr.size == 1 and scalar_ok else arr
+
+
+register_env_kind(EnvKind(
+    name="wireless",
+    help="wireless multi-access benchmark (users on a grid, one AP per cell)",
+    add_arguments=_wireless_arguments,
+    build=_wireless_build,
+))
