@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import resource
 import time
 from pathlib import Path
 
@@ -99,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     print("summary:", summary)
     print(f"train {result.train_seconds:.1f} s ({args.iterations * args.runs / result.train_seconds:.0f} "
           f"iterations/s aggregate), evaluation {result.eval_seconds:.1f} s, wall {wall:.1f} s, "
-          f"critic entries {result.critic_entries}")
+          f"critic entries {result.critic_entries}, peak RSS "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     payload = {
         "benchmark": "sac_reference_curve", "config": config.to_dict(), "env": env.config(),
         "iterations": args.iterations, "seed": args.seed, "runs": args.runs, "eval_every": EVAL_EVERY,
@@ -108,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         "ours_std_err_per_run": result.eval_std_err.tolist(),
         "reference_curve": REFERENCE_CURVE, "summary": summary,
         "train_seconds": result.train_seconds, "eval_seconds": result.eval_seconds,
-        "critic_entries": result.critic_entries, "machine": platform.platform(),
+        "critic_entries": result.critic_entries, "critic_table_mb": trainer.critic.nbytes() / 2**20,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "machine": platform.platform(),
         "python": platform.python_version(), "numpy": np.__version__,
     }
     atomic_write_json(args.output, payload)

@@ -4,7 +4,7 @@ Measures outer iterations per second (T = 10, i.e. 11 environment steps, 10 TD
 updates and one actor update per iteration) on the reference wireless configuration
 (3 x 4 vertices, 2 users per vertex: 24 agents) for one run and for 16 runs advanced
 together, for the SAC baseline (truncation inputs, persistent hashed critic) and for
-GSAC (ACR inputs, linear domain features, 3 source domains, persistent dense critic).
+GSAC (ACR inputs, linear domain features, 3 source domains, persistent hashed critic).
 Then, each in a fresh subprocess, the peak resident set size (``ru_maxrss``) of
 training on the paper's grids g = 5 (36 agents) and g = 15 (256 agents).
 

@@ -15,6 +15,14 @@ Wireless flags: ``--height --width --users-per-vertex --deadline --arrival
 ``--width`` or ``--users-per-vertex``. ``--arrival`` is one probability or a comma
 list with one value per user; ``--transmit`` is ``random``, ``allone`` or a comma
 list with one probability per AP.
+
+Synthetic flags (``--env synthetic``, :class:`rl.envs.SyntheticNetworkEnv`):
+``--agents --topology --max-degree --state-dims --state-cardinality
+--action-cardinality --env-seed``. ``--state-dims`` takes one integer or a comma list
+with one per agent; ``--state-cardinality`` one integer or one per state coordinate
+(agent-major); ``--action-cardinality`` one integer or one per agent. ``--env-seed``
+draws the graph, the masks and the tables, so the same flags give the same
+environment (and ground truth).
 """
 
 from __future__ import annotations
@@ -26,10 +34,11 @@ from typing import Any, Callable
 import numpy as np
 
 from rl.envs.base import NetworkedEnv
+from rl.envs.synthetic import SyntheticNetworkEnv
 from rl.envs.wireless import WirelessAccessEnv
 
 __all__ = ["ENV_KINDS", "EnvKind", "add_env_arguments", "build_env", "parse_float_list",
-           "register_env_kind"]
+           "parse_int_list", "register_env_kind"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,25 @@ def parse_float_list(text: str, flag: str) -> float | np.ndarray:
     if not all(np.isfinite(values)):
         raise ValueError(f"{flag}: values must be finite, got {text!r}")
     return values[0] if len(values) == 1 else np.array(values)
+
+
+def parse_int_list(text: str, flag: str) -> int | list[int]:
+    """One integer, or a comma-separated list of integers; errors name ``flag``.
+
+    Examples
+    --------
+    >>> parse_int_list("3", "--state-dims")
+    3
+    >>> parse_int_list("1, 2,2", "--state-dims")
+    [1, 2, 2]
+    """
+    parts = [p.strip() for p in str(text).split(",")]
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        raise ValueError(f"{flag}: expected an integer or a comma-separated list of integers, "
+                         f"got {text!r}") from None
+    return values[0] if len(values) == 1 else values
 
 
 # ------------------------------------------------------------------ wireless
@@ -167,4 +195,62 @@ register_env_kind(EnvKind(
     help="wireless multi-access benchmark (users on a grid, one AP per cell)",
     add_arguments=_wireless_arguments,
     build=_wireless_build,
+))
+
+
+# ------------------------------------------------------------------ synthetic
+def _synthetic_arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--agents", type=int, default=10, help="number of agents (default 10)")
+    group.add_argument("--topology", choices=["ring", "grid", "random"], default="ring",
+                       help="interaction graph (default ring)")
+    group.add_argument("--max-degree", type=int, default=4,
+                       help="degree bound of the random topology (default 4)")
+    group.add_argument("--state-dims", default="2",
+                       help="state coordinates per agent: one integer or a comma list, one per agent "
+                            "(default 2)")
+    group.add_argument("--state-cardinality", default="2",
+                       help="values per state coordinate: one integer or a comma list, one per "
+                            "coordinate (default 2)")
+    group.add_argument("--action-cardinality", default="2",
+                       help="actions per agent: one integer or a comma list, one per agent (default 2)")
+    group.add_argument("--env-seed", type=int, default=0,
+                       help="seed of the graph, masks and tables (default 0)")
+
+
+def _synthetic_build(args: argparse.Namespace) -> SyntheticNetworkEnv:
+    n = args.agents
+    if n < 1:
+        raise ValueError(f"--agents: must be an integer >= 1, got {n}")
+    if args.max_degree < 2:
+        raise ValueError(f"--max-degree: must be an integer >= 2, got {args.max_degree}")
+    if args.env_seed < 0:
+        raise ValueError(f"--env-seed: must be an integer >= 0, got {args.env_seed}")
+    dims = parse_int_list(args.state_dims, "--state-dims")
+    _check_counts(dims, n, "--state-dims", "agent", 1)
+    n_state = dims * n if isinstance(dims, int) else sum(dims)
+    s_cards = parse_int_list(args.state_cardinality, "--state-cardinality")
+    _check_counts(s_cards, n_state, "--state-cardinality", "state coordinate", 2)
+    a_cards = parse_int_list(args.action_cardinality, "--action-cardinality")
+    _check_counts(a_cards, n, "--action-cardinality", "agent", 2)
+    try:
+        return SyntheticNetworkEnv(n_agents=n, topology=args.topology, max_degree=args.max_degree,
+                                   state_dims=dims, state_cardinality=s_cards,
+                                   action_cardinality=a_cards, rng=args.env_seed)
+    except ValueError as exc:
+        raise ValueError(f"--env synthetic: cannot build the environment: {exc}") from exc
+
+
+def _check_counts(values: int | list[int], size: int, flag: str, unit: str, least: int) -> None:
+    items = [values] if isinstance(values, int) else values
+    if not isinstance(values, int) and len(items) != size:
+        raise ValueError(f"{flag}: expected one integer or {size} (one per {unit}), got {len(items)}")
+    if any(v < least for v in items):
+        raise ValueError(f"{flag}: values must be integers >= {least}, got {values}")
+
+
+register_env_kind(EnvKind(
+    name="synthetic",
+    help="random factored networked MDP with known causal masks (rl.envs.SyntheticNetworkEnv)",
+    add_arguments=_synthetic_arguments,
+    build=_synthetic_build,
 ))

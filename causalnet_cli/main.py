@@ -16,6 +16,7 @@ __all__ = ["main", "build_parser"]
 
 _COMMANDS = [
     "causalnet_cli.simulate",
+    "causalnet_cli.discover",
 ]
 
 

@@ -131,7 +131,8 @@ class LocalizedSoftmaxPolicy:
         if len(policy_columns) != n or len(policy_cardinality) != n:
             raise ValueError(f"policy_columns and policy_cardinality must list {n} agents")
         if int(self.action_counts.max()) > theta.shape[3]:
-            raise ValueError(f"theta has {theta.shape[3]} action slots but an agent has {self.action_counts.max()} actions")
+            raise ValueError(f"theta has {theta.shape[3]} action slots but an agent has "
+                             f"{self.action_counts.max()} actions")
         if features.n_features != theta.shape[2]:
             raise ValueError(f"features give {features.n_features} features but theta has {theta.shape[2]}")
         self.theta = theta

@@ -225,7 +225,7 @@ class TabularCritic:
         width = max(1, max((len(c) for c in columns), default=1))
         self.width = width
         n = self.n_agents
-        # padded columns point at the all-zero pad column (resolved in slots()); cardinality 1
+        # padding: column -1 (the zero column _digits appends), cardinality 1, weight 0
         self._cols = np.full((n, width), -1, dtype=np.int64)
         self._cards = np.ones((n, width), dtype=np.int64)
         for i, (c, k) in enumerate(zip(columns, cardinality)):
@@ -251,7 +251,6 @@ class TabularCritic:
             self._agent_base = np.concatenate([[0], np.cumsum(np.asarray(sizes, dtype=np.int64))[:-1]])
             self._run_size = int(total)
             self.values = np.zeros(self._run_size * self.n_runs)
-            self._touched: np.ndarray | None = None
         else:
             # sums of digit * multiplier must stay exact in float64 (< 2**53)
             span = width * int(self._cards.max())

@@ -38,7 +38,7 @@ from causalnet.graph import FactoredGraph
 from rl.actors import (LocalizedSoftmaxPolicy, action_mask, policy_codes, policy_layout, sample_from_cdf,
                        softmax_tables)
 from rl.critics import CriticTable, TabularCritic
-from rl.features import (AgentInputs, ConstantFeatures, DomainFeatures, InputMode, PolynomialFeatures,
+from rl.features import (ConstantFeatures, DomainFeatures, InputMode, PolynomialFeatures,
                          SourceOneHotFeatures, build_agent_inputs)
 
 __all__ = ["GSACConfig", "GSACResult", "GSACTrainer", "RunStreams", "run_generators", "train_gsac"]
@@ -124,8 +124,8 @@ class GSACConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-        if self.restart is not None and (isinstance(self.restart, bool) or not isinstance(self.restart, (int, np.integer))
-                                         or self.restart < 1):
+        bad_restart = isinstance(self.restart, bool) or not isinstance(self.restart, (int, np.integer))
+        if self.restart is not None and (bad_restart or self.restart < 1):
             raise ValueError(f"restart must be an integer >= 1 or None, got {self.restart!r}")
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"gamma must lie in [0, 1], got {self.gamma!r}")
@@ -425,7 +425,8 @@ class GSACTrainer:
         n_feat = int(self.features.n_features)
         self.theta = np.zeros((self.n_runs, n, n_states, n_feat, n_actions))
         if initial_policy is not None:
-            init = initial_policy.theta if isinstance(initial_policy, LocalizedSoftmaxPolicy) else np.asarray(initial_policy)
+            init = (initial_policy.theta if isinstance(initial_policy, LocalizedSoftmaxPolicy)
+                    else np.asarray(initial_policy))
             try:
                 self.theta[...] = init
             except ValueError:

@@ -34,6 +34,7 @@ def slow_actor_critic(env, graph, config: GSACConfig, *, seed: int, iterations: 
                                        critic_domain=config.features != "constant",
                                        source_w_hat=np.array(w_hat_rows))
     n_actions = [int(a) for a in env.action_counts]
+    post = config.critic_timing == "post_transition"
     nbhd = [spec.neighborhood(i, kappa) for i in range(n)]
 
     def phi(i: int, w: np.ndarray) -> list[float]:
@@ -80,13 +81,13 @@ def slow_actor_critic(env, graph, config: GSACConfig, *, seed: int, iterations: 
                 pis.append(p)
             rewards = np.zeros(n)
             row = states[0].copy()
-            if t < T:
+            if t < T or post:
                 states, r = step_env.step(states, np.array([acts], dtype=np.int64), streams)
                 rewards = r[0]
-            traj.append((row, acts, rewards, local, pis))
+            traj.append((row, acts, rewards, local, pis, states[0].copy()))
 
         def key(i: int, t: int) -> tuple:
-            row, acts = traj[t][0], traj[t][1]
+            row, acts = (traj[t][5] if post else traj[t][0]), traj[t][1]
             parts = [int(row[c]) for c in inputs.critic_columns[i] if c < spec.n_state]
             parts += [acts[j] for j in nbhd[i]]
             if len(inputs.critic_columns[i]) > len(parts):
@@ -132,6 +133,7 @@ CONFIGS = {
     "sac_hashed": GSACConfig.reference_sac(critic_table="hashed"),
     "gsac_dense_linear": GSACConfig(),
     "gsac_reset": GSACConfig(critic="reset", critic_h=0.8, critic_t0=2.0, restart=None),
+    "sac_post_transition": GSACConfig.reference_sac(critic_timing="post_transition", restart=3),
 }
 
 
