@@ -38,7 +38,7 @@ import numpy as np
 from causalnet.data import Transitions
 from causalnet.domain_factors import ConfigurationIndex, DomainFactorEstimator, NotFittedError
 from causalnet.graph import FactoredGraph, GraphError
-from causalnet.spec import NetworkSpec
+from causalnet.spec import NetworkSpec, broadcast_domain_factor
 
 __all__ = ["DiscoveredModel"]
 
@@ -382,13 +382,7 @@ class DiscoveredModel:
             raise NotFittedError("DiscoveredModel used before fit")
 
     def _w(self, domain_factor, batch: int) -> np.ndarray:
-        w = self.domain_factor if domain_factor is None else np.asarray(domain_factor, dtype=np.float64)
-        if w.ndim == 0:
-            w = np.full(self.n_agents, float(w))
-        if w.shape not in ((self.n_agents,), (batch, self.n_agents)):
-            raise ValueError(f"domain_factor has shape {w.shape}; expected ({self.n_agents},) "
-                             f"or ({batch}, {self.n_agents})")
-        return np.broadcast_to(w, (batch, self.n_agents))
+        return broadcast_domain_factor(domain_factor, self.domain_factor, self.n_agents, batch)
 
     def reset(self, batch_size: int, rng: np.random.Generator, *,
               domain_factor: np.ndarray | None = None) -> np.ndarray:

@@ -22,7 +22,7 @@ from typing import Any, Iterable, Literal
 import networkx as nx
 import numpy as np
 
-__all__ = ["NetworkSpec", "SpecError", "VariableKind", "default_spec"]
+__all__ = ["NetworkSpec", "SpecError", "VariableKind", "broadcast_domain_factor", "default_spec"]
 
 VariableKind = Literal["state", "action", "reward", "domain"]
 
@@ -293,3 +293,20 @@ def default_spec(
         action_cardinality=tuple(acts),
         reward_names=tuple(f"r{i}" for i in range(n_agents)),
     )
+
+
+def broadcast_domain_factor(domain_factor, default: np.ndarray, n_agents: int, batch: int) -> np.ndarray:
+    """Validate a domain factor and broadcast it to ``(batch, n_agents)``.
+
+    ``domain_factor`` may be None (use ``default``), a scalar, shape ``(n_agents,)`` or
+    ``(batch, n_agents)``. Raises ValueError naming the shapes accepted.
+
+    >>> broadcast_domain_factor(0.3, np.zeros(2), 2, 3).shape
+    (3, 2)
+    """
+    w = np.asarray(default if domain_factor is None else domain_factor, dtype=np.float64)
+    if w.ndim == 0:
+        w = np.full(n_agents, float(w))
+    if w.shape not in ((n_agents,), (batch, n_agents)):
+        raise ValueError(f"domain_factor has shape {w.shape}; expected ({n_agents},) or ({batch}, {n_agents})")
+    return np.broadcast_to(w, (batch, n_agents))

@@ -20,7 +20,7 @@ import networkx as nx
 import numpy as np
 
 from causalnet.graph import FactoredGraph
-from causalnet.spec import NetworkSpec
+from causalnet.spec import NetworkSpec, broadcast_domain_factor
 
 __all__ = ["NetworkedEnv", "as_generator"]
 
@@ -82,13 +82,7 @@ class NetworkedEnv(ABC):
     # ----------------------------------------------------------- helpers
     def _domain_factor(self, domain_factor: np.ndarray | None, batch: int) -> np.ndarray:
         """Validated domain factor broadcast to ``(batch, n_agents)``."""
-        w = self.domain_factor if domain_factor is None else np.asarray(domain_factor, dtype=np.float64)
-        if w.ndim == 0:
-            w = np.full(self.n_agents, float(w))
-        if w.shape not in ((self.n_agents,), (batch, self.n_agents)):
-            raise ValueError(f"domain_factor has shape {w.shape}; expected ({self.n_agents},) "
-                             f"or ({batch}, {self.n_agents})")
-        return np.broadcast_to(w, (batch, self.n_agents))
+        return broadcast_domain_factor(domain_factor, self.domain_factor, self.n_agents, batch)
 
     def _check_step_inputs(self, states: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         states = np.asarray(states)
