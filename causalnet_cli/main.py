@@ -17,6 +17,9 @@ __all__ = ["main", "build_parser"]
 _COMMANDS = [
     "causalnet_cli.simulate",
     "causalnet_cli.discover",
+    "causalnet_cli.train",
+    "causalnet_cli.evaluate",
+    "causalnet_cli.adapt",
 ]
 
 
