@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from causalnet.io import atomic_write
+from causalnet.io import atomic_write, read_npz_arrays
 from causalnet.spec import NetworkSpec, SpecError
 
 __all__ = ["Transitions", "TransitionsFormatError", "FORMAT_VERSION"]
@@ -287,14 +287,7 @@ class Transitions:
             spec = NetworkSpec.from_dict(meta["spec"])
         except SpecError as exc:
             raise TransitionsFormatError(f"{json_path}: {exc}") from exc
-        try:
-            with np.load(npz_path, allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
-        except Exception as exc:  # zipfile, OSError, ValueError: all mean unreadable
-            raise TransitionsFormatError(f"{npz_path} is not a readable .npz file: {exc}") from exc
-        missing = [k for k in _ARRAYS if k not in arrays]
-        if missing:
-            raise TransitionsFormatError(f"{npz_path} is missing array(s): {missing}")
+        arrays = read_npz_arrays(npz_path, error=TransitionsFormatError, required=_ARRAYS)
         unknown = sorted(set(arrays) - set(_ARRAYS) - {"domain_factors"})
         if unknown:
             raise TransitionsFormatError(f"{npz_path} has unknown array(s): {unknown}")

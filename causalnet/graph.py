@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping
 import networkx as nx
 import numpy as np
 
-from causalnet.io import atomic_write_json
+from causalnet.io import atomic_write_json, read_json_object
 from causalnet.spec import NetworkSpec, SpecError
 
 __all__ = ["FactoredGraph", "GraphError", "GRAPH_FORMAT_VERSION"]
@@ -275,14 +275,7 @@ class FactoredGraph:
             ``domain_affected`` (when present) disagrees with ``parents``.
         """
         path = Path(path)
-        if not path.exists():
-            raise GraphError(f"missing graph file: {path}")
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise GraphError(f"{path} is not valid JSON: {exc}") from exc
-        if not isinstance(data, dict):
-            raise GraphError(f"{path} must hold a JSON object, got {type(data).__name__}")
+        data = read_json_object(path, error=GraphError, what="graph")
         fmt = data.get("format", _GRAPH_FORMAT)
         if fmt != _GRAPH_FORMAT:
             raise GraphError(f"{path} has format {fmt!r}; expected {_GRAPH_FORMAT!r}")

@@ -1,4 +1,4 @@
-"""Atomic file writes: a crash never leaves a half-written result behind."""
+"""File input and output: atomic writes (a crash never leaves a half-written file) and validated reads."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, IO
 
-__all__ = ["atomic_write", "atomic_write_text", "atomic_write_json"]
+__all__ = ["atomic_write", "atomic_write_json", "atomic_write_text", "read_json_object", "read_npz_arrays"]
 
 
 def atomic_write(path: str | os.PathLike, writer: Callable[[IO[bytes]], Any]) -> Path:
@@ -48,3 +48,37 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 def atomic_write_json(path: str | os.PathLike, obj: Any, *, indent: int = 2) -> Path:
     """Atomically write ``obj`` as JSON (keys kept in insertion order)."""
     return atomic_write_text(path, json.dumps(obj, indent=indent) + "\n")
+
+
+def read_json_object(path: str | os.PathLike, *, error: type[Exception], what: str) -> dict[str, Any]:
+    """Read a JSON file that must hold an object; raise ``error`` saying what is wrong.
+
+    ``what`` names the file's role in the message (``"missing graph file: ..."``).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise error(f"missing {what} file: {path}")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise error(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise error(f"{path} must hold a JSON object, got {type(data).__name__}")
+    return data
+
+
+def read_npz_arrays(path: str | os.PathLike, *, error: type[Exception],
+                    required: tuple[str, ...] | list[str] = ()) -> dict[str, "np.ndarray"]:
+    """Load every array of an ``.npz`` file (no pickles) and check ``required`` names are present."""
+    import numpy as np
+
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except Exception as exc:  # zipfile, OSError, ValueError: all mean unreadable
+        raise error(f"{path} is not a readable .npz file: {exc}") from exc
+    missing = [k for k in required if k not in arrays]
+    if missing:
+        raise error(f"{path} is missing array(s): {missing}")
+    return arrays

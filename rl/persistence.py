@@ -34,7 +34,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from causalnet.graph import FactoredGraph, GraphError
-from causalnet.io import atomic_write, atomic_write_json
+from causalnet.io import atomic_write, atomic_write_json, read_json_object, read_npz_arrays
 from rl.actors import LocalizedSoftmaxPolicy, policy_layout
 from rl.features import features_from_dict
 from rl.gsac import GSACConfig, GSACResult, GSACTrainer
@@ -95,15 +95,7 @@ def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> str:
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:
-    if not path.exists():
-        raise PersistenceError(f"missing {what} file: {path}")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PersistenceError(f"{path} is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise PersistenceError(f"{path} must hold a JSON object")
-    return data
+    return read_json_object(path, error=PersistenceError, what=what)
 
 
 def _read_npz(path: Path, expected_sha: str | None, required: Sequence[str]) -> dict[str, np.ndarray]:
@@ -112,15 +104,7 @@ def _read_npz(path: Path, expected_sha: str | None, required: Sequence[str]) -> 
     if expected_sha is not None and _sha256(path) != expected_sha:
         raise PersistenceError(f"{path} does not match the checksum recorded beside it (an interrupted or "
                                "mixed write, or the file was modified)")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except Exception as exc:  # zipfile, OSError, ValueError: all mean unreadable
-        raise PersistenceError(f"{path} is not a readable .npz file: {exc}") from exc
-    missing = [k for k in required if k not in arrays]
-    if missing:
-        raise PersistenceError(f"{path} is missing array(s): {missing}")
-    return arrays
+    return read_npz_arrays(path, error=PersistenceError, required=tuple(required))
 
 
 def _check_format(meta: dict[str, Any], path: Path, fmt: str) -> None:
