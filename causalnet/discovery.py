@@ -269,10 +269,7 @@ class LocalDiscovery:
                                n_jobs=self.n_jobs, backend=self.backend,
                                neighborhood_hops=self.neighborhood_hops,
                                min_samples_per_cell=self.min_samples_per_cell)
-        if not isinstance(transitions, Transitions):
-            raise TypeError(f"transitions must be a causalnet.Transitions, got {type(transitions).__name__}")
-        if len(transitions) == 0:
-            raise DiscoveryError("transitions has no rows; discovery needs data")
+        require_transitions(transitions)
         start = time.perf_counter()
         spec = transitions.spec
         enc = EncodedData.from_transitions(transitions)
@@ -394,3 +391,11 @@ class LocalDiscovery:
             msg = (f"{len(fallback)} target(s) have continuous columns in their block and were tested "
                    f"with fisherz instead of {self.ci_test}: {fallback[:10]}")
             logger.info(msg)
+
+
+def require_transitions(transitions: Transitions) -> None:
+    """Raise TypeError unless ``transitions`` is a Transitions, DiscoveryError if it has no rows."""
+    if not isinstance(transitions, Transitions):
+        raise TypeError(f"transitions must be a causalnet.Transitions, got {type(transitions).__name__}")
+    if len(transitions) == 0:
+        raise DiscoveryError("transitions has no rows; discovery needs data")

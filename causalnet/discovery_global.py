@@ -22,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 
 from causalnet.data import Transitions
-from causalnet.discovery import DiscoveryError, check_discovery_params
+from causalnet.discovery import check_discovery_params, require_transitions
 from causalnet.discovery_core import EncodedData
 from causalnet.graph import FactoredGraph
 
@@ -83,10 +83,7 @@ class GlobalDiscovery:
         if callable(self.ci_test):
             raise ValueError("ci_test must be a causal-learn test name for GlobalDiscovery, not a callable")
         check_discovery_params(alpha=self.alpha, ci_test=self.ci_test, max_cond_size=self.max_cond_size)
-        if not isinstance(transitions, Transitions):
-            raise TypeError(f"transitions must be a causalnet.Transitions, got {type(transitions).__name__}")
-        if len(transitions) == 0:
-            raise DiscoveryError("transitions has no rows; discovery needs data")
+        require_transitions(transitions)
         from causallearn.graph.GraphNode import GraphNode
         from causallearn.utils.PCUtils.BackgroundKnowledge import BackgroundKnowledge
 

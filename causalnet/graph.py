@@ -19,10 +19,11 @@ from typing import Any, Iterable, Mapping
 import networkx as nx
 import numpy as np
 
+from causalnet.data import Transitions
 from causalnet.io import atomic_write_json, read_json_object
 from causalnet.spec import NetworkSpec, SpecError
 
-__all__ = ["FactoredGraph", "GraphError", "GRAPH_FORMAT_VERSION"]
+__all__ = ["FactoredGraph", "GraphError", "check_graph_and_data", "GRAPH_FORMAT_VERSION"]
 
 GRAPH_FORMAT_VERSION = 1
 _GRAPH_FORMAT = "causalnet.graph"
@@ -311,3 +312,13 @@ class FactoredGraph:
         return self.spec == other.spec and self.parents == other.parents
 
     __hash__ = None  # type: ignore[assignment]
+
+
+def check_graph_and_data(graph: FactoredGraph, transitions: Transitions) -> None:
+    """Raise if ``graph`` is not a FactoredGraph, ``transitions`` not a Transitions, or their specs differ."""
+    if not isinstance(graph, FactoredGraph):
+        raise TypeError(f"graph must be a FactoredGraph, got {type(graph).__name__}")
+    if not isinstance(transitions, Transitions):
+        raise TypeError(f"transitions must be a causalnet.Transitions, got {type(transitions).__name__}")
+    if transitions.spec != graph.spec:
+        raise GraphError("the transitions' spec differs from the graph's spec")

@@ -37,7 +37,7 @@ import numpy as np
 
 from causalnet.data import Transitions
 from causalnet.domain_factors import ConfigurationIndex, DomainFactorEstimator, NotFittedError
-from causalnet.graph import FactoredGraph, GraphError
+from causalnet.graph import FactoredGraph, check_graph_and_data
 from causalnet.spec import NetworkSpec, broadcast_domain_factor
 
 __all__ = ["DiscoveredModel"]
@@ -227,11 +227,8 @@ class DiscoveredModel:
             raise TypeError(f"graph must be a FactoredGraph, got {type(graph).__name__}")
         if not isinstance(self.min_count, (int, np.integer)) or self.min_count < 1:
             raise ValueError(f"min_count must be an integer >= 1, got {self.min_count!r}")
-        if not isinstance(transitions, Transitions):
-            raise TypeError(f"transitions must be a causalnet.Transitions, got {type(transitions).__name__}")
+        check_graph_and_data(graph, transitions)
         spec = graph.spec
-        if transitions.spec != spec:
-            raise GraphError("the transitions' spec differs from the graph's spec")
         if not spec.is_discrete:
             raise ValueError("DiscoveredModel needs discrete state coordinates; the spec has continuous ones")
         if len(transitions) == 0:

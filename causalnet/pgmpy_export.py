@@ -32,7 +32,7 @@ import networkx as nx
 import numpy as np
 
 from causalnet.data import Transitions
-from causalnet.graph import FactoredGraph, GraphError
+from causalnet.graph import FactoredGraph, check_graph_and_data
 
 if TYPE_CHECKING:  # pragma: no cover
     from pgmpy.models import DynamicBayesianNetwork
@@ -91,13 +91,8 @@ def to_dynamic_bayesian_network(graph: FactoredGraph, transitions: Transitions, 
     from pgmpy.models import DynamicBayesianNetwork
     from pgmpy.models.DynamicBayesianNetwork import DynamicNode
 
-    if not isinstance(graph, FactoredGraph):
-        raise TypeError(f"graph must be a FactoredGraph, got {type(graph).__name__}")
-    if not isinstance(transitions, Transitions):
-        raise TypeError(f"transitions must be a causalnet.Transitions, got {type(transitions).__name__}")
+    check_graph_and_data(graph, transitions)
     spec = graph.spec
-    if transitions.spec != spec:
-        raise GraphError("the transitions' spec differs from the graph's spec")
     if not spec.is_discrete:
         continuous = [s for s, c in zip(spec.state_names, spec.state_cardinality) if c is None]
         raise ValueError(f"pgmpy export needs discrete data; continuous coordinates: {continuous}")
