@@ -190,6 +190,8 @@ class LocalDiscovery:
         its full contingency table (a Fisher-z test with fewer than this many
         degrees of freedom) counts as underpowered; a ``UserWarning`` reports how
         many there were.
+    progress : bool
+        Show a tqdm bar over the targets while the tests run (default off).
 
     Attributes
     ----------
@@ -230,7 +232,7 @@ class LocalDiscovery:
     def __init__(self, *, alpha: float = 0.001, ci_test: CITestOption | CITestFactory = "gsq",
                  max_cond_size: int | None = 2, neighborhood_hops: int | None = 1,
                  include_domain: bool = True, backend: Backend = "fast", n_jobs: int = 1,
-                 min_samples_per_cell: float = 10) -> None:
+                 min_samples_per_cell: float = 10, progress: bool = False) -> None:
         self.alpha = alpha
         self.ci_test = ci_test
         self.max_cond_size = max_cond_size
@@ -239,11 +241,13 @@ class LocalDiscovery:
         self.backend = backend
         self.n_jobs = n_jobs
         self.min_samples_per_cell = min_samples_per_cell
+        self.progress = progress
 
     def get_params(self) -> dict[str, Any]:
         """Hyper-parameters as a dict (scikit-learn convention)."""
         return {k: getattr(self, k) for k in ("alpha", "ci_test", "max_cond_size", "neighborhood_hops",
-                                              "include_domain", "backend", "n_jobs", "min_samples_per_cell")}
+                                              "include_domain", "backend", "n_jobs", "min_samples_per_cell",
+                                              "progress")}
 
     # ------------------------------------------------------------------ fit
     def fit(self, transitions: Transitions) -> "LocalDiscovery":
@@ -309,7 +313,7 @@ class LocalDiscovery:
                              float(self.min_samples_per_cell))
         workers = self._n_workers(spec.n_agents)
         chunks, chunk_targets = self._make_chunks(enc, per_agent, workers)
-        results = self._run(chunks, settings, workers)
+        results = self._run(chunks, settings, workers, progress=bool(self.progress))
         self._collect(enc, chunks, chunk_targets, results)
         self.fit_seconds_ = time.perf_counter() - start
         return self
@@ -350,11 +354,28 @@ class LocalDiscovery:
         return chunks, chunk_targets
 
     @staticmethod
-    def _run(chunks: list[_Chunk], settings: _Settings, workers: int) -> list[list[EliminationResult]]:
-        if len(chunks) == 1:
-            return [_run_chunk(chunks[0], settings)]
-        with ProcessPoolExecutor(max_workers=min(len(chunks), workers)) as pool:
-            return list(pool.map(_run_chunk, chunks, [settings] * len(chunks)))
+    def _run(chunks: list[_Chunk], settings: _Settings, workers: int, *,
+             progress: bool = False) -> list[list[EliminationResult]]:
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=sum(len(c.jobs) for c in chunks), desc="discovery", unit="target")
+        try:
+            if len(chunks) == 1:
+                results = [_run_chunk(chunks[0], settings)]
+                if bar is not None:
+                    bar.update(len(chunks[0].jobs))
+                return results
+            results = []
+            with ProcessPoolExecutor(max_workers=min(len(chunks), workers)) as pool:
+                for chunk, res in zip(chunks, pool.map(_run_chunk, chunks, [settings] * len(chunks))):
+                    results.append(res)
+                    if bar is not None:
+                        bar.update(len(chunk.jobs))
+            return results
+        finally:
+            if bar is not None:
+                bar.close()
 
     def _collect(self, enc: EncodedData, chunks, chunk_targets, results) -> None:
         spec = enc.transitions.spec

@@ -20,6 +20,8 @@ _COMMANDS = [
     "causalnet_cli.train",
     "causalnet_cli.evaluate",
     "causalnet_cli.adapt",
+    "causalnet_cli.run",
+    "causalnet_cli.report",
 ]
 
 

@@ -1,0 +1,434 @@
+"""The stages of ``causalnet run``; each reads its inputs from the run folder and writes its outputs there.
+
+Stages run in the order of :func:`stage_names`. Every stage takes all its inputs from
+files written by earlier stages (never from memory), so a resumed run computes exactly
+what an uninterrupted one does. Each stage draws its randomness from its own
+``SeedSequence([seed, stage_id])``, independent of which stages ran in this process.
+
+Files (relative to the run folder):
+
+============================ =========================================================
+``config.json``/``.toml``    resolved configuration
+``env.json``                 the environment's parameters (``env.config()``)
+``data/source.npz``/``.json`` source transitions (:class:`causalnet.data.Transitions`)
+``data_summary.json``        rows, episodes and mean reward per source domain
+``true_graph.json``          ground truth of the simulator
+``graph.json``               learned graph
+``structure_metrics.json``   learned vs true graph, per mask type
+``acr.json``                 value / policy / domain ACR per agent, size table
+``domain_factors.json``      source ``w_hat`` and the estimation-error curve
+``training/<method>.json``   training curve (mean, 95% CI over runs)
+``policies/meta/<method>/``  meta-trained policies (gsac, sac-mtl, sac-ft)
+``policies/target/<method>/`` policies deployed in the target after adaptation
+``adaptation.json``          adaptation curves over the first target episodes
+``metrics.json``             per method: zero-shot and adaptation returns, 95% CIs
+``figures/*.png``, ``report.md``, ``report.html``
+============================ =========================================================
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from causalnet.data import Transitions
+from causalnet.discovery import LocalDiscovery
+from causalnet.domain_factors import DomainFactorEstimator
+from causalnet.graph import FactoredGraph
+from causalnet.io import atomic_write_json, atomic_write_text
+from causalnet_cli.pipeline.config import RunConfig, config_to_toml
+
+__all__ = ["PipelineContext", "STAGE_SEEDS", "build_environment", "run_stage", "stage_names"]
+
+logger = logging.getLogger(__name__)
+
+#: Fixed stream id of each stage (``SeedSequence([seed, id])``); never renumber.
+STAGE_SEEDS: dict[str, int] = {"collect": 1, "domain_factors": 2, "train:gsac": 3, "train:sac-mtl": 4,
+                               "train:sac-ft": 5, "adapt": 6}
+META_METHODS = ("gsac", "sac-mtl", "sac-ft")
+
+
+def stage_names(config: RunConfig) -> list[str]:
+    """The stages of a run with ``config``, in order."""
+    train = [f"train:{m}" for m in config.train.methods if m in META_METHODS]
+    return ["collect", "discover", "acr", "domain_factors", *train, "adapt", "metrics", "report"]
+
+
+def build_environment(config: RunConfig):
+    """The environment of ``config.env`` (its own domain factor is irrelevant: stages set it)."""
+    from rl.envs import SyntheticNetworkEnv, WirelessAccessEnv
+
+    env = config.env
+    if env.kind == "wireless":
+        return WirelessAccessEnv.from_grid(env.grid, deadline=env.deadline, transmit=env.transmit)
+    return SyntheticNetworkEnv.random(env.agents, rng=env.env_seed, topology=env.topology)
+
+
+@dataclass
+class PipelineContext:
+    """What every stage needs: configuration, run folder, progress switch."""
+
+    config: RunConfig
+    folder: Path
+    progress: bool = False
+    echo: Callable[[str], None] = field(default=lambda text: None)
+    _env: Any = None
+
+    @property
+    def env(self):
+        """The environment (built once per process)."""
+        if self._env is None:
+            self._env = build_environment(self.config)
+        return self._env
+
+    def seed(self, stage: str) -> np.random.SeedSequence:
+        """The stage's own seed sequence."""
+        return np.random.SeedSequence([self.config.seed, STAGE_SEEDS[stage]])
+
+    def path(self, rel: str) -> Path:
+        return self.folder / rel
+
+    def read_json(self, rel: str) -> Any:
+        return json.loads(self.path(rel).read_text(encoding="utf-8"))
+
+    def write_json(self, rel: str, obj: Any) -> Path:
+        return atomic_write_json(self.path(rel), _json_ready(obj))
+
+    # ------------------------------------------------------------------ loaders
+    def data(self) -> Transitions:
+        return Transitions.load(self.path("data/source"))
+
+    def truth(self) -> FactoredGraph:
+        return FactoredGraph.load(self.path("true_graph.json"))
+
+    def learned(self) -> FactoredGraph:
+        return FactoredGraph.load(self.path("graph.json"))
+
+    def training_graph(self) -> FactoredGraph:
+        """Graph whose ACRs GSAC uses (``train.graph``)."""
+        return self.learned() if self.config.train.graph == "learned" else self.truth()
+
+    def estimator(self) -> DomainFactorEstimator:
+        """Domain-factor estimator fitted on the source data with the training graph."""
+        return DomainFactorEstimator(self.training_graph()).fit(self.data())
+
+    def source_factors(self) -> np.ndarray:
+        n = self.env.n_agents
+        return np.repeat(np.asarray(self.config.domains.sources, dtype=np.float64)[:, None], n, axis=1)
+
+    def target_factor(self) -> np.ndarray:
+        return np.full(self.env.n_agents, float(self.config.domains.target))
+
+
+# ------------------------------------------------------------------ helpers
+def _json_ready(obj: Any) -> Any:
+    """Plain JSON types; non-finite floats become None."""
+    if isinstance(obj, dict):
+        return {str(k): _json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_ready(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _json_ready(obj.tolist())
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        value = float(obj)
+        return value if np.isfinite(value) else None
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+def _filled_w_hat(w_hat: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """Replace agents without an estimate (no domain edge found) by the domain's mean estimate.
+
+    All agents of the benchmark share one factor per domain, so the mean over the
+    agents that have an estimate is the natural value for the others; their policies
+    do not read it when their domain ACR is empty.
+    """
+    w = np.array(w_hat, dtype=np.float64, copy=True)
+    missing = sorted(set(np.nonzero(~np.isfinite(w))[-1].tolist()))
+    if missing:
+        rows = np.atleast_2d(w)
+        for row in rows:
+            finite = np.isfinite(row)
+            if not finite.any():
+                raise ValueError("no agent has a domain-factor estimate: the learned graph has no domain edge "
+                                 "(collect more data per domain, or set train.graph = \"true\")")
+            row[~finite] = row[finite].mean()
+        w = rows.reshape(w.shape)
+    return w, missing
+
+
+# ------------------------------------------------------------------ stages
+def stage_collect(ctx: PipelineContext) -> list[Path]:
+    """Uniform-policy source data, environment parameters, ground truth and a data summary."""
+    from rl.rollout import collect_transitions
+
+    cfg = ctx.config
+    env = ctx.env
+    ctx.echo(f"collecting {cfg.data.episodes} episodes x {cfg.data.horizon} steps in each of "
+             f"{len(cfg.domains.sources)} source domains ({env.n_agents} agents)")
+    data = collect_transitions(env, None, episodes=cfg.data.episodes, horizon=cfg.data.horizon,
+                               domain_factors=list(cfg.domains.sources),
+                               rng=np.random.default_rng(ctx.seed("collect")))
+    files = list(data.save(ctx.path("data/source")))
+    per_domain = []
+    for m, w in enumerate(cfg.domains.sources):
+        part = data.in_domain(m)
+        per_domain.append({"domain": m, "factor": w, "rows": len(part), "episodes": part.n_episodes,
+                           "mean_reward_per_agent": float(part.rewards.mean())})
+    spec = env.spec
+    summary = {"rows": len(data), "episodes_per_domain": cfg.data.episodes, "horizon": cfg.data.horizon,
+               "n_agents": spec.n_agents, "n_state_coordinates": spec.n_state,
+               "action_cardinality": list(spec.action_cardinality), "n_interaction_edges": len(spec.edges),
+               "behaviour_policy": "uniform", "domains": per_domain}
+    files += [ctx.write_json("data_summary.json", summary), ctx.write_json("env.json", env.config()),
+              env.true_graph().save(ctx.path("true_graph.json"))]
+    atomic_write_text(ctx.path("config.toml"), config_to_toml(cfg))
+    files.append(ctx.path("config.toml"))
+    return files
+
+
+def stage_discover(ctx: PipelineContext) -> list[Path]:
+    """Local constraint-based discovery of the two-slice graph; its comparison with the truth."""
+    from analysis.structure import structure_metrics
+
+    d = ctx.config.discovery
+    data = ctx.data()
+    ctx.echo(f"discovering parents of {data.spec.n_state + data.spec.n_agents} targets from {len(data)} rows "
+             f"(alpha={d.alpha}, {d.ci_test}, conditioning sets <= {d.max_cond_size})")
+    est = LocalDiscovery(alpha=d.alpha, ci_test=d.ci_test, max_cond_size=d.max_cond_size, n_jobs=d.n_jobs,
+                         progress=ctx.progress)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(data)
+    graph = est.graph_
+    metrics = structure_metrics(graph, ctx.truth())
+    metrics["discovery"] = {"method": "local", "alpha": d.alpha, "ci_test": d.ci_test,
+                            "max_cond_size": d.max_cond_size, "n_tests": est.n_tests_,
+                            "warnings": [str(w.message) for w in caught] + list(est.warnings_)}
+    ctx.echo(f"learned {graph.n_edges()} edges; F1 against the truth {metrics['f1']:.3f}")
+    return [graph.save(ctx.path("graph.json")), ctx.write_json("structure_metrics.json", metrics)]
+
+
+def stage_acr(ctx: PipelineContext) -> list[Path]:
+    """Value, policy and domain ACR of every agent, from the learned graph (truth beside it)."""
+    from causalnet_cli.discover import _acr_result
+
+    result = _acr_result(ctx.learned(), ctx.truth(), ctx.config.acr.kappa)
+    ctx.echo(f"ACRs of {len(result['agents'])} agents; {result.get('agents_matching_truth')} equal the true ones")
+    return [ctx.write_json("acr.json", result)]
+
+
+def stage_domain_factors(ctx: PipelineContext) -> list[Path]:
+    """Source ``w_hat`` from the source data, and the target's estimation error against ``T_a``."""
+    from analysis.factor_error import factor_error_curve
+    from causalnet_cli.discover import _domain_factor_result
+
+    cfg = ctx.config
+    graph = ctx.training_graph()
+    data = ctx.data()
+    result = _domain_factor_result(graph, data)
+    estimator = DomainFactorEstimator(graph).fit(data)
+    result["graph"] = cfg.train.graph
+    if not result["agents_with_factor"]:
+        raise ValueError("the learned graph has no domain edge, so no domain factor can be estimated: collect "
+                         "more data (data.episodes) or set train.graph = \"true\"")
+    ctx.echo(f"estimation error of the target factor {cfg.domains.target} over {cfg.analysis.error_repeats} "
+             f"repeats at T_a in {list(cfg.analysis.error_trajectories)}")
+    result["error_curve"] = factor_error_curve(estimator, ctx.env, cfg.domains.target,
+                                               trajectories=list(cfg.analysis.error_trajectories),
+                                               repeats=cfg.analysis.error_repeats, horizon=cfg.data.horizon,
+                                               rng=ctx.seed("domain_factors"), progress=ctx.progress)
+    return [ctx.write_json("domain_factors.json", result)]
+
+
+def _source_w_hat(ctx: PipelineContext) -> np.ndarray:
+    rows = ctx.read_json("domain_factors.json")["domains"]
+    w = np.array([[np.nan if v is None else float(v) for v in r["w_hat"]] for r in rows], dtype=np.float64)
+    return _filled_w_hat(w)[0]
+
+
+def _gsac_config(ctx: PipelineContext):
+    from rl.gsac import GSACConfig
+
+    t = ctx.config.train
+    return GSACConfig(kappa=ctx.config.acr.kappa, gamma=t.gamma, horizon=ctx.config.data.horizon,
+                      actor_lr=t.actor_lr, critic=t.critic)
+
+
+def _train(ctx: PipelineContext, method: str) -> list[Path]:
+    """Meta-train ``method`` over the source domains, evaluated along the way in the target."""
+    from rl.adaptation import summarize_training
+    from rl.algorithms import make_trainer
+    from rl.persistence import PolicyBundle, save_policy
+
+    cfg = ctx.config
+    t = cfg.train
+    env = ctx.env
+    graph = ctx.training_graph() if method == "gsac" else ctx.truth()
+    kwargs: dict[str, Any] = {"source_factors": ctx.source_factors()}
+    if method in ("gsac", "sac-mtl"):
+        kwargs["source_w_hat"] = _source_w_hat(ctx)
+    trainer = make_trainer(method, env, graph, config=_gsac_config(ctx), rng=ctx.seed(f"train:{method}"),
+                           n_runs=t.runs, **kwargs)
+    every = max(1, t.iterations // t.eval_points)
+    ctx.echo(f"meta-training {method}: {t.iterations} iterations x {t.runs} runs, evaluated every {every} in the "
+             f"target domain ({cfg.domains.target})")
+    target = ctx.target_factor()
+    result = trainer.run(t.iterations, eval_every=every, eval_episodes=t.eval_episodes,
+                         eval_env=env.with_domain_factor(target), eval_w_hat=target, progress=ctx.progress)
+    summary = summarize_training(result).to_dict()
+    summary.update({"method": method, "iterations_done": int(result.iterations),
+                    "critic_entries": int(result.critic_entries), "train_seconds": result.train_seconds,
+                    "evaluated_in": {"target_factor": cfg.domains.target, "w_hat": "true target factor",
+                                     "episodes": t.eval_episodes}})
+    bundle = PolicyBundle.from_trainer(trainer, algorithm=method, info={"stage": f"train:{method}",
+                                                                          "iterations": int(result.iterations),
+                                                                          "seed": cfg.seed})
+    folder = save_policy(bundle, ctx.path(f"policies/meta/{method}"))
+    files = [folder / name for name in ("policy.npz", "graph.json", "policy.json")]
+    ctx.echo(f"{method}: final return in the target {float(np.mean(result.eval_returns[:, -1])):.4f} "
+             f"(mean of {t.runs} runs)")
+    return files + [ctx.write_json(f"training/{method}.json", summary)]
+
+
+def stage_adapt(ctx: PipelineContext) -> list[Path]:
+    """Zero-shot deployment (GSAC, SAC-MTL) and learning in the target (SAC-FT, SAC-LFS): adaptation curves."""
+    from rl.adaptation import adaptation_curves, estimate_target_factor, zero_shot
+    from rl.algorithms import make_trainer
+    from rl.persistence import PolicyBundle, load_policy, save_policy
+    from rl.policies import UniformPolicy
+
+    cfg = ctx.config
+    env, runs = ctx.env, cfg.train.runs
+    target = ctx.target_factor()
+    estimator = ctx.estimator()
+    seeds = ctx.seed("adapt").spawn(3)
+    # each run estimates the target factor from its own T_a trajectories (shared by GSAC and SAC-MTL run r)
+    estimates = [estimate_target_factor(estimator, env, target, trajectories=cfg.adapt.trajectories,
+                                        horizon=cfg.data.horizon, rng=np.random.default_rng(s))[0]
+                 for s in seeds[0].spawn(runs)]
+    w_target = np.stack(estimates)
+    fill = np.nanmean(_source_w_hat(ctx), axis=0)
+    methods: dict[str, Any] = {}
+    bundles: dict[str, Any] = {}
+    learn_seeds = dict(zip(("sac-ft", "sac-lfs"), seeds[1].spawn(2)))
+    for method in cfg.train.methods:
+        if method in ("gsac", "sac-mtl"):
+            bundle = load_policy(ctx.path(f"policies/meta/{method}"))
+            bundles[method] = bundle
+            methods[method] = [zero_shot(p, w, fill=fill) for p, w in zip(bundle.policies, w_target)]
+        elif method == "sac-ft":
+            bundle = load_policy(ctx.path("policies/meta/sac-ft"))
+            methods[method] = make_trainer("sac-ft", env, ctx.truth(), config=_gsac_config(ctx),
+                                           target_factor=target, initial_policy=bundle.policies,
+                                           rng=learn_seeds["sac-ft"], n_runs=runs)
+        else:
+            methods[method] = make_trainer("sac-lfs", env, ctx.truth(), config=_gsac_config(ctx),
+                                           target_factor=target, rng=learn_seeds["sac-lfs"], n_runs=runs)
+    methods["uniform"] = UniformPolicy(env.action_counts)
+    ctx.echo(f"adaptation curves over {cfg.adapt.episodes} target episodes, {runs} runs, methods "
+             f"{', '.join(cfg.train.methods)} (+ uniform reference)")
+    curves = adaptation_curves(methods, env, target, episodes=cfg.adapt.episodes,
+                               eval_episodes=cfg.adapt.eval_episodes, gamma=cfg.train.gamma,
+                               horizon=cfg.data.horizon, rng=seeds[2], n_runs=runs)
+    out = curves.to_dict()
+    out["target_estimates"] = {"trajectories": cfg.adapt.trajectories, "w_hat": w_target,
+                               "mean_abs_error": float(np.nanmean(np.abs(w_target - target)))}
+    files = [ctx.write_json("adaptation.json", out)]
+    for method in cfg.train.methods:
+        m = methods[method]
+        if method in bundles:
+            b = bundles[method]
+            bundle = PolicyBundle(policies=m, config=b.config, graph=b.graph, inputs=b.inputs,
+                                  env_config=b.env_config, source_factors=b.source_factors,
+                                  source_w_hat=b.source_w_hat, algorithm=method,
+                                  info={"deployed": "zero-shot", "target_factor": cfg.domains.target})
+        else:
+            bundle = PolicyBundle.from_trainer(m, algorithm=method,
+                                               info={"deployed": f"after {cfg.adapt.episodes} target episodes",
+                                                     "target_factor": cfg.domains.target})
+        folder = save_policy(bundle, ctx.path(f"policies/target/{method}"))
+        files += [folder / name for name in ("policy.npz", "graph.json", "policy.json")]
+    return files
+
+
+def _ci(summary: dict[str, Any]) -> dict[str, Any]:
+    return {"mean": summary["mean"], "ci95": summary["ci95"]}
+
+
+def stage_metrics(ctx: PipelineContext) -> list[Path]:
+    """``metrics.json`` (per method zero-shot and adaptation returns with 95% CIs) and ``training.json``."""
+    from rl.adaptation import mean_ci
+
+    cfg = ctx.config
+    adapt = ctx.read_json("adaptation.json")
+    methods = {}
+    for name, curve in adapt["methods"].items():
+        per_run = np.asarray(curve["per_run"], dtype=np.float64)
+        m, lo, hi = mean_ci(per_run[:, 0])
+        s = curve["summary"]
+        methods[name] = {
+            "learning_in_target": curve["learning"],
+            "zero_shot": {"mean": float(m), "ci95": [float(lo), float(hi)]},
+            "adaptation": {"episodes": adapt["settings"]["episodes"],
+                           "curve_average": _ci(s["curve_average"]), "final_return": _ci(s["final_return"]),
+                           "curve_mean": curve["mean"], "curve_ci_low": curve["ci_low"],
+                           "curve_ci_high": curve["ci_high"]},
+            "final_average_reward": _ci(s["final_average_reward"])}
+    reference = {"uniform": methods.pop("uniform")} if "uniform" in methods else {}
+    structure = ctx.read_json("structure_metrics.json")
+    acr = ctx.read_json("acr.json")
+    factors = ctx.read_json("domain_factors.json")
+    training = {"evaluated_in": {"target_factor": cfg.domains.target, "w_hat": "true target factor"},
+                "methods": {m: ctx.read_json(f"training/{m}.json") for m in cfg.train.methods
+                            if m in META_METHODS}}
+    metrics = {
+        "benchmark": {"env": ctx.read_json("env.json").get("env"), "n_agents": ctx.env.n_agents,
+                      "sources": list(cfg.domains.sources), "target": cfg.domains.target,
+                      "runs": cfg.train.runs, "meta_iterations": cfg.train.iterations,
+                      "adaptation_episodes": cfg.adapt.episodes, "metric": (
+                          f"mean over agents of the discounted return sum_(t<{cfg.data.horizon}) "
+                          f"{cfg.train.gamma}^t r_i(t), {cfg.adapt.eval_episodes} rollouts per point")},
+        "methods": methods,
+        "reference": reference,
+        "structure": {k: structure[k] for k in ("precision", "recall", "f1", "shd")},
+        "acr": {"kappa": acr["kappa"], "agents_matching_truth": acr.get("agents_matching_truth"),
+                "mean_value_acr_dim": float(np.mean([r["acr_dim"] for r in acr["table"]])),
+                "mean_kappa_hop_dim": float(np.mean([r["kappa_hop_dim"] for r in acr["table"]]))},
+        "domain_factors": {"target_estimate_mean_abs_error": adapt["target_estimates"]["mean_abs_error"],
+                           "error_curve_loglog_slope": factors["error_curve"].get("loglog_slope")},
+    }
+    return [ctx.write_json("metrics.json", metrics), ctx.write_json("training.json", training)]
+
+
+def stage_report(ctx: PipelineContext) -> list[Path]:
+    """Figures, ``report.md`` and ``report.html`` from the saved results (what ``causalnet report`` runs)."""
+    from analysis.report import build_report
+
+    written = build_report(ctx.folder, agent=None if ctx.config.analysis.agent < 0 else ctx.config.analysis.agent)
+    return list(written)
+
+
+STAGES: dict[str, Callable[[PipelineContext], list[Path]]] = {
+    "collect": stage_collect, "discover": stage_discover, "acr": stage_acr, "domain_factors": stage_domain_factors,
+    "adapt": stage_adapt, "metrics": stage_metrics, "report": stage_report}
+
+
+def run_stage(name: str, ctx: PipelineContext) -> tuple[list[Path], float]:
+    """Run stage ``name``; return the files it wrote and its wall time."""
+    start = time.perf_counter()
+    if name.startswith("train:"):
+        files = _train(ctx, name.split(":", 1)[1])
+    else:
+        files = STAGES[name](ctx)
+    return files, time.perf_counter() - start
