@@ -271,7 +271,7 @@ def _legend_handles(m: Mapping[str, Any], *, has_aps: bool, panels: Panels) -> l
 def _default_title(m: Mapping[str, Any], env_config: Mapping[str, Any] | None) -> str:
     where = ""
     if env_config is not None and env_config.get("env") == "wireless":
-        where = (f" \u2014 wireless {env_config.get('height')} x {env_config.get('width')} grid, "
+        where = (f" \u2014 wireless, {env_config.get('height')} x {env_config.get('width')} user grid, "
                  f"{m['counts']['n_agents']} users")
     elif env_config is not None and env_config.get("env"):
         where = f" \u2014 {env_config.get('env')} network, {m['counts']['n_agents']} agents"

@@ -29,7 +29,7 @@ from analysis.style import FONT_SIZES, REFERENCE_COLORS, method_colors, method_l
 __all__ = ["adaptation_curve_data", "band_arrays", "factor_error_data", "plot_adaptation_curves",
            "plot_factor_error", "plot_training_curves", "sqrt_reference"]
 
-_SUBTITLE_WIDTH = 105   # characters per subtitle line at 8.5 in
+_SUBTITLE_WIDTH = 80    # characters per subtitle line above axes narrowed by an outside legend
 
 
 # ------------------------------------------------------------------ pure data helpers
@@ -333,7 +333,7 @@ def _reference_lines(ax, refs: dict[str, float]) -> None:
 
 def _decorate(fig, ax, title: str, subtitle: str, xlabel: str, ylabel: str, *, legend_inside: bool = False) -> None:
     fig.suptitle(title, fontsize=FONT_SIZES["title"], fontweight="bold")
-    ax.set_title("\n".join(textwrap.wrap(subtitle, _SUBTITLE_WIDTH if not legend_inside else 95)),
+    ax.set_title("\n".join(textwrap.wrap(subtitle, 95 if legend_inside else _SUBTITLE_WIDTH)),
                  fontsize=FONT_SIZES["subtitle"], color="0.25")
     ax.set_xlabel(xlabel, fontsize=FONT_SIZES["label"])
     ax.set_ylabel(ylabel, fontsize=FONT_SIZES["label"])
