@@ -216,3 +216,22 @@ def test_bad_configuration_is_reported_with_its_key(tmp_path, capsys):
     assert main(["run", "--config", str(bad), "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert "train.runs" in err and not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow
+def test_default_run_reproduces_the_papers_ordering(tmp_path):
+    """The README's main job: the default benchmark end to end (about 3 minutes on 2 cores)."""
+    out = tmp_path / "default"
+    assert main(["run", "--out", str(out), "--no-progress"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    methods = m["methods"]
+    assert m["benchmark"]["runs"] == 5 and m["benchmark"]["meta_iterations"] == 30_000
+    # discovery on 20,000 episodes per domain (measured F1 0.979)
+    assert m["structure"]["f1"] > 0.95 and m["structure"]["precision"] > 0.98
+    # GSAC zero-shot beats SAC-MTL zero-shot and SAC-LFS over its first 30 target episodes
+    # (measured 0.717 vs 0.600 vs 0.237)
+    assert methods["gsac"]["zero_shot"]["mean"] > methods["sac-mtl"]["zero_shot"]["mean"]
+    assert methods["gsac"]["zero_shot"]["ci95"][0] > methods["sac-lfs"]["adaptation"]["curve_average"]["ci95"][1]
+    assert methods["gsac"]["zero_shot"]["mean"] > 0.6
+    for name in FIGURES:
+        assert 500 <= _png_size(out / "figures" / name)[0] <= 3000
