@@ -67,3 +67,20 @@ def test_readme_starts_with_the_two_commands():
     blocks = re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.S)
     assert "pip install . && causalnet run --out" in blocks[0]
     assert blocks[1].strip().endswith("pip install '.[test]' && python -m pytest -q")
+
+
+def test_api_page_names_every_public_symbol():
+    import importlib
+    import pkgutil
+
+    text = (DOCS / "api.md").read_text()
+    missing = []
+    for package in ("causalnet", "rl", "analysis", "causalnet_cli.pipeline"):
+        pkg = importlib.import_module(package)
+        modules = [pkg] + [importlib.import_module(f"{package}.{m.name}")
+                           for m in pkgutil.walk_packages(pkg.__path__) if "." not in m.name]
+        for module in modules:
+            for name in getattr(module, "__all__", []):
+                if f"`{name}" not in text and f"{name}(" not in text:
+                    missing.append(f"{module.__name__}.{name}")
+    assert missing == []

@@ -210,6 +210,25 @@ def test_resume_rules(tmp_path, capsys):
     assert (out / "metrics.json").read_bytes() == metrics_before
 
 
+def test_a_failing_stage_keeps_the_finished_ones(tmp_path, capsys, monkeypatch):
+    import causalnet_cli.pipeline.stages as stages
+
+    def broken(ctx):
+        raise RuntimeError("disk full")
+
+    config = load_config(quick=True, overrides=TINY)
+    out = tmp_path / "run"
+    monkeypatch.setitem(stages.STAGES, "acr", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        run_pipeline(config, out, progress=False)
+    assert "causalnet run --resume --out" in capsys.readouterr().err
+    assert (out / "graph.json").is_file() and not (out / "acr.json").exists()
+    monkeypatch.undo()
+    resumed = run_pipeline(None, out, resume=True, progress=False)
+    assert resumed.skipped == ("collect", "discover") and resumed.ran[0] == "acr"
+    assert (out / "metrics.json").is_file()
+
+
 def test_bad_configuration_is_reported_with_its_key(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
     bad.write_text("[train]\nruns = -1\n")

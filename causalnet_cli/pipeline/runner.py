@@ -93,7 +93,13 @@ def run_pipeline(config: RunConfig | None, out: str | os.PathLike, *, resume: bo
         if not ran:
             folder.forget_from(names[k - 1:])  # later stages depend on this one: redo them all
         say(f"[{k}/{len(names)}] {name}")
-        files, seconds = run_stage(name, ctx)
+        try:
+            files, seconds = run_stage(name, ctx)
+        except BaseException as exc:
+            reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed ({type(exc).__name__})"
+            _stderr(f"[{k}/{len(names)}] {name}: {reason}; the {len(skipped) + len(ran)} finished stage(s) are "
+                    f"kept. Continue with: causalnet run --resume --out {folder.path}")
+            raise
         folder.mark_done(name, files, seconds)
         ran.append(name)
         say(f"[{k}/{len(names)}] {name}: finished in {seconds:.1f} s")
