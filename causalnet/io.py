@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, IO
 
-__all__ = ["atomic_write", "atomic_write_json", "atomic_write_text", "read_json_object", "read_npz_arrays"]
+__all__ = ["atomic_write", "atomic_write_json", "atomic_write_text", "file_sha256", "json_ready", "read_json_object",
+           "read_npz_arrays"]
 
 
 def atomic_write(path: str | os.PathLike, writer: Callable[[IO[bytes]], Any]) -> Path:
@@ -48,6 +51,33 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 def atomic_write_json(path: str | os.PathLike, obj: Any, *, indent: int = 2) -> Path:
     """Atomically write ``obj`` as JSON (keys kept in insertion order)."""
     return atomic_write_text(path, json.dumps(obj, indent=indent) + "\n")
+
+
+def json_ready(obj: Any) -> Any:
+    """Plain JSON types: numpy arrays and scalars become Python ones, non-finite floats ``None``.
+
+    >>> import numpy as np
+    >>> json_ready({"a": np.array([1.0, np.nan]), "b": (np.int64(2), float("inf"))})
+    {'a': [1.0, None], 'b': [2, None]}
+    """
+    if isinstance(obj, dict):
+        return {str(k): json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
+    if hasattr(obj, "tolist") and hasattr(obj, "dtype"):  # numpy arrays and scalars
+        return json_ready(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 (hex) of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_json_object(path: str | os.PathLike, *, error: type[Exception], what: str) -> dict[str, Any]:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import sys
 import time
 import warnings
@@ -40,7 +39,7 @@ from causalnet.discovery_global import GlobalDiscovery
 from causalnet.domain_factors import DomainFactorEstimator
 from causalnet.graph import FactoredGraph, GraphError
 from causalnet.graph_metrics import EDGE_TYPES, compare_graphs
-from causalnet.io import atomic_write_json
+from causalnet.io import atomic_write_json, json_ready
 from causalnet_cli.envs import add_env_arguments, build_env, parse_float_list
 
 __all__ = ["NAME", "HELP", "DEFAULT_TRAJECTORIES", "METHODS", "add_arguments", "run", "discover"]
@@ -207,21 +206,6 @@ class _StageTimer:
 
 
 # ------------------------------------------------------------------ pipeline
-def _json_ready(obj: Any) -> Any:
-    """Replace non-finite floats (nan, inf) by None and numpy scalars by Python ones."""
-    if isinstance(obj, dict):
-        return {k: _json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_ready(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _json_ready(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
 def _load_data(path: str) -> Transitions:
     try:
         return Transitions.load(path)
@@ -340,7 +324,7 @@ def discover(args: argparse.Namespace) -> dict[str, Any]:
                       "discovery": _discovery_info(args, estimator), "kappa": args.kappa,
                       "warnings": captured, "files": {k: str(v) for k, v in paths.items()},
                       "seconds": seconds}
-            paths["config"] = atomic_write_json(out_dir / _FILES["config"], _json_ready(config))
+            paths["config"] = atomic_write_json(out_dir / _FILES["config"], json_ready(config))
     finally:
         stages.close()
     return _summary(out_dir, paths, data, graph, metrics, acr, captured, dict(stages.seconds,
@@ -362,11 +346,11 @@ def _write_outputs(out_dir: Path, data: Transitions | None, graph: FactoredGraph
     if data is not None:
         paths["data"], paths["data_spec"] = data.save(out_dir / _DATA_STEM)
     paths["graph"] = graph.save(out_dir / _FILES["graph"])
-    paths["acr"] = atomic_write_json(out_dir / _FILES["acr"], _json_ready(acr))
-    paths["domain_factors"] = atomic_write_json(out_dir / _FILES["domain_factors"], _json_ready(factors))
+    paths["acr"] = atomic_write_json(out_dir / _FILES["acr"], json_ready(acr))
+    paths["domain_factors"] = atomic_write_json(out_dir / _FILES["domain_factors"], json_ready(factors))
     stale = out_dir / _FILES["structure_metrics"]
     if metrics is not None:
-        paths["structure_metrics"] = atomic_write_json(stale, _json_ready(metrics))
+        paths["structure_metrics"] = atomic_write_json(stale, json_ready(metrics))
     elif stale.exists():
         stale.unlink()  # from an earlier run with ground truth; it would not describe this graph
         logger.info("removed stale %s", stale)
@@ -389,7 +373,7 @@ def _summary(out_dir: Path, paths: dict[str, Path], data: Transitions, graph: Fa
                         for kind in EDGE_TYPES}}
     if "agents_matching_truth" in acr:
         summary["acr_agents_matching_truth"] = acr["agents_matching_truth"]
-    return _json_ready(summary)
+    return json_ready(summary)
 
 
 def _print_human(summary: dict[str, Any]) -> None:

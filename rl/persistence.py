@@ -34,7 +34,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from causalnet.graph import FactoredGraph, GraphError
-from causalnet.io import atomic_write, atomic_write_json, read_json_object, read_npz_arrays
+from causalnet.io import atomic_write, atomic_write_json, file_sha256, json_ready, read_json_object, read_npz_arrays
 from rl.actors import LocalizedSoftmaxPolicy, policy_layout
 from rl.features import features_from_dict
 from rl.gsac import GSACConfig, GSACResult, GSACTrainer
@@ -77,14 +77,6 @@ def graph_fingerprint(graph: FactoredGraph) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> str:
     """Write ``arrays`` atomically as an uncompressed ``.npz``; return its SHA-256."""
     buffer = io.BytesIO()
@@ -101,7 +93,7 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
 def _read_npz(path: Path, expected_sha: str | None, required: Sequence[str]) -> dict[str, np.ndarray]:
     if not path.exists():
         raise PersistenceError(f"missing array file: {path}")
-    if expected_sha is not None and _sha256(path) != expected_sha:
+    if expected_sha is not None and file_sha256(path) != expected_sha:
         raise PersistenceError(f"{path} does not match the checksum recorded beside it (an interrupted or "
                                "mixed write, or the file was modified)")
     return read_npz_arrays(path, error=PersistenceError, required=tuple(required))
@@ -113,18 +105,6 @@ def _check_format(meta: dict[str, Any], path: Path, fmt: str) -> None:
     if meta.get("version") != FORMAT_VERSION:
         raise PersistenceError(f"{path} has format version {meta.get('version')!r}; this release reads "
                                f"version {FORMAT_VERSION}")
-
-
-def _json_ready(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_ready(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _json_ready(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
 
 
 # ------------------------------------------------------------------ policy bundles
@@ -223,9 +203,9 @@ def save_policy(bundle: PolicyBundle, path: str | os.PathLike) -> Path:
             "policy_cardinality": first.policy_cardinality, "inputs": bundle.inputs,
             "graph_fingerprint": bundle.fingerprint, "env": bundle.env_config,
             "arrays": {k: list(v.shape) for k, v in arrays.items()},
-            "files": {BUNDLE_FILES["arrays"]: npz_sha, BUNDLE_FILES["graph"]: _sha256(graph_path)},
+            "files": {BUNDLE_FILES["arrays"]: npz_sha, BUNDLE_FILES["graph"]: file_sha256(graph_path)},
             "info": bundle.info}
-    atomic_write_json(folder / BUNDLE_FILES["metadata"], _json_ready(meta))
+    atomic_write_json(folder / BUNDLE_FILES["metadata"], json_ready(meta))
     return folder
 
 
@@ -259,7 +239,7 @@ def load_policy(path: str | os.PathLike, *, graph: FactoredGraph | None = None, 
     graph_path = folder / BUNDLE_FILES["graph"]
     if not graph_path.exists():
         raise PersistenceError(f"missing graph file: {graph_path}")
-    if _sha256(graph_path) != meta["files"].get(BUNDLE_FILES["graph"]):
+    if file_sha256(graph_path) != meta["files"].get(BUNDLE_FILES["graph"]):
         raise PersistenceError(f"{graph_path} does not match the checksum in {meta_path}")
     try:
         stored_graph = FactoredGraph.load(graph_path)
@@ -322,7 +302,7 @@ def _trainer_identity(trainer: GSACTrainer) -> dict[str, Any]:
     env_config = trainer.env.config() if hasattr(trainer.env, "config") else None
     return {"graph_fingerprint": graph_fingerprint(trainer.graph), "features": trainer.features.to_dict(),
             "domain_factors": trainer.domain_factors.tolist(), "w_hat": trainer.w_hat.tolist(),
-            "env": _json_ready(env_config)}
+            "env": json_ready(env_config)}
 
 
 def save_checkpoint(trainer: GSACTrainer, path: str | os.PathLike, *,
@@ -343,7 +323,7 @@ def save_checkpoint(trainer: GSACTrainer, path: str | os.PathLike, *,
     record = {"format": CHECKPOINT_FORMAT, "version": FORMAT_VERSION, "state": meta,
               "identity": _trainer_identity(trainer), "history": history or {},
               "arrays": sorted(arrays), "npz_sha256": npz_sha}
-    atomic_write_json(json_path, _json_ready(record), indent=None)
+    atomic_write_json(json_path, json_ready(record), indent=None)
     return npz_path, json_path
 
 

@@ -42,7 +42,7 @@ from causalnet.data import Transitions
 from causalnet.discovery import LocalDiscovery
 from causalnet.domain_factors import DomainFactorEstimator
 from causalnet.graph import FactoredGraph
-from causalnet.io import atomic_write_json, atomic_write_text
+from causalnet.io import atomic_write_json, atomic_write_text, json_ready
 from causalnet_cli.pipeline.config import RunConfig, config_to_toml
 
 __all__ = ["PipelineContext", "STAGE_SEEDS", "build_environment", "run_stage", "stage_names"]
@@ -99,7 +99,7 @@ class PipelineContext:
         return json.loads(self.path(rel).read_text(encoding="utf-8"))
 
     def write_json(self, rel: str, obj: Any) -> Path:
-        return atomic_write_json(self.path(rel), _json_ready(obj))
+        return atomic_write_json(self.path(rel), json_ready(obj))
 
     # ------------------------------------------------------------------ loaders
     def data(self) -> Transitions:
@@ -128,24 +128,6 @@ class PipelineContext:
 
 
 # ------------------------------------------------------------------ helpers
-def _json_ready(obj: Any) -> Any:
-    """Plain JSON types; non-finite floats become None."""
-    if isinstance(obj, dict):
-        return {str(k): _json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_ready(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _json_ready(obj.tolist())
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        value = float(obj)
-        return value if np.isfinite(value) else None
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
-
-
 def _filled_w_hat(w_hat: np.ndarray) -> tuple[np.ndarray, list[int]]:
     """Replace agents without an estimate (no domain edge found) by the domain's mean estimate.
 

@@ -10,16 +10,15 @@ either the old or the new state, never a torn one.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from causalnet.io import atomic_write_json, read_json_object
+from causalnet.io import atomic_write_json, file_sha256, read_json_object
 from causalnet_cli.pipeline.config import ConfigError, RunConfig, config_from_dict, config_to_dict
 
-__all__ = ["RunFolder", "RunFolderError", "STATE_FILE", "file_sha256"]
+__all__ = ["RunFolder", "RunFolderError", "STATE_FILE"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,15 +30,6 @@ CONFIG_FILE = "config.json"
 
 class RunFolderError(ValueError):
     """The run folder cannot be used as asked (not empty without ``--resume``, no state to resume, ...)."""
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class RunFolder:
