@@ -31,6 +31,7 @@ METHOD_COLORS: dict[str, str] = {
     "sac-mtl": "#0072B2",  # blue
     "sac-ft": "#009E73",   # bluish green
     "sac-lfs": "#CC79A7",  # reddish purple
+    "uniform": "#555555",  # dark grey: the reference policy, not a method
 }
 
 #: Legend labels of the methods in adaptation figures (training figures may pass overrides).
@@ -39,6 +40,7 @@ METHOD_LABELS: dict[str, str] = {
     "sac-mtl": "SAC-MTL (zero-shot)",
     "sac-ft": "SAC-FT (fine-tuning)",
     "sac-lfs": "SAC-LFS (from scratch)",
+    "uniform": "uniform random policy",
 }
 
 #: Colours for other method names, picked by a stable hash of the name.
