@@ -229,6 +229,16 @@ def test_a_failing_stage_keeps_the_finished_ones(tmp_path, capsys, monkeypatch):
     assert (out / "metrics.json").is_file()
 
 
+def test_pipeline_runs_on_a_synthetic_network(tmp_path):
+    config = load_config(quick=True, overrides=[*TINY, "env.kind=synthetic", "env.agents=8", "data.episodes=1500"])
+    summary = run_pipeline(config, tmp_path / "syn", progress=False)
+    m = json.loads((summary.folder / "metrics.json").read_text())
+    assert m["benchmark"]["env"] == "synthetic" and m["benchmark"]["n_agents"] == 8
+    assert set(m["methods"]) == set(METHODS)
+    assert m["structure"]["precision"] > 0.9
+    assert "synthetic network, 8 agents" in (summary.folder / "report.md").read_text()
+
+
 def test_bad_configuration_is_reported_with_its_key(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
     bad.write_text("[train]\nruns = -1\n")
