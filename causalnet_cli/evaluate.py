@@ -70,9 +70,19 @@ def evaluate_runs(env, policies: Sequence, *, gamma: float, horizon: int, episod
 
 
 def env_from_config(config: dict[str, Any]):
-    """Rebuild an environment from ``env.config()`` (wireless only); ValueError otherwise."""
+    """Rebuild an environment from ``env.config()`` (wireless, or synthetic with an integer seed).
+
+    Raises ValueError, asking for the environment flags, when the configuration cannot be rebuilt.
+    """
+    from rl.envs.synthetic import SyntheticNetworkEnv
     from rl.envs.wireless import WirelessAccessEnv
 
+    if config.get("env") == "synthetic":
+        try:
+            return SyntheticNetworkEnv.from_config(config)
+        except ValueError as exc:
+            raise ValueError(f"--policy: the bundle's synthetic environment cannot be rebuilt ({exc}); give the "
+                             "environment flags (--env synthetic ...)") from exc
     if config.get("env") != "wireless":
         raise ValueError(f"--policy: the bundle's environment {config.get('env')!r} cannot be rebuilt from its "
                          "configuration; give the environment flags (--env ...)")

@@ -237,6 +237,11 @@ def test_pipeline_runs_on_a_synthetic_network(tmp_path):
     assert set(m["methods"]) == set(METHODS)
     assert m["structure"]["precision"] > 0.9
     assert "synthetic network, 8 agents" in (summary.folder / "report.md").read_text()
+    # a synthetic policy bundle rebuilds its environment from its own configuration
+    out = tmp_path / "eval.json"
+    assert main(["evaluate", "--policy", str(summary.folder / "policies" / "target" / "gsac"), "--target", "0.65",
+                 "--episodes", "50", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())
 
 
 def test_bad_configuration_is_reported_with_its_key(tmp_path, capsys):

@@ -181,7 +181,7 @@ def stage_collect(ctx: PipelineContext) -> list[Path]:
 
 def stage_discover(ctx: PipelineContext) -> list[Path]:
     """Local constraint-based discovery of the two-slice graph; its comparison with the truth."""
-    from analysis.structure import structure_metrics
+    from analysis.structure import format_structure_table, structure_metrics
 
     d = ctx.config.discovery
     data = ctx.data()
@@ -197,7 +197,9 @@ def stage_discover(ctx: PipelineContext) -> list[Path]:
     metrics["discovery"] = {"method": "local", "alpha": d.alpha, "ci_test": d.ci_test,
                             "max_cond_size": d.max_cond_size, "n_tests": est.n_tests_,
                             "warnings": [str(w.message) for w in caught] + list(est.warnings_)}
-    ctx.echo(f"learned {graph.n_edges()} edges; F1 against the truth {metrics['f1']:.3f}")
+    ctx.echo(f"learned {graph.n_edges()} edges; against the true graph:")
+    for line in format_structure_table(metrics).splitlines():
+        ctx.echo(f"  {line}")
     return [graph.save(ctx.path("graph.json")), ctx.write_json("structure_metrics.json", metrics)]
 
 
