@@ -210,6 +210,17 @@ def test_resume_rules(tmp_path, capsys):
     assert (out / "metrics.json").read_bytes() == metrics_before
 
 
+def test_relative_output_folder(tmp_path, monkeypatch, capsys):
+    """The README's form: `--out results/default`, relative to the working directory."""
+    monkeypatch.chdir(tmp_path)
+    args = ["run", "--quick", "--out", "results/tiny", "--no-progress", *[a for kv in TINY for a in ("--set", kv)]]
+    assert main(args) == 0
+    assert (tmp_path / "results" / "tiny" / "metrics.json").is_file()
+    assert not (tmp_path / "results" / "tiny" / "results").exists()
+    assert main(["run", "--resume", "--out", "results/tiny"]) == 0
+    assert "reused 10 finished stage(s)" in capsys.readouterr().out
+
+
 def test_a_failing_stage_keeps_the_finished_ones(tmp_path, capsys, monkeypatch):
     import causalnet_cli.pipeline.stages as stages
 

@@ -41,7 +41,7 @@ class RunFolder:
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
+        self.path = Path(path).absolute()  # stage files are recorded relative to it
         self._stages: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ opening
