@@ -161,13 +161,9 @@ def report_blocks(results: dict[str, Any], figures: dict[str, Path], agent: int)
                                  f"{bench['meta_iterations']} meta-training iterations, "
                                  f"{bench['adaptation_episodes']} target episodes. Metric: {bench['metric']}.")]
     # headline
-    rows = []
-    for name, stats in m["methods"].items():
-        rows.append((name, _with_ci(stats["zero_shot"]), _with_ci(stats["adaptation"]["curve_average"]),
-                     _with_ci(stats["adaptation"]["final_return"])))
-    for name, stats in m.get("reference", {}).items():
-        rows.append((f"{name} (reference)", _with_ci(stats["zero_shot"]), _with_ci(stats["adaptation"]["curve_average"]),
-                     _with_ci(stats["adaptation"]["final_return"])))
+    labelled = [*m["methods"].items(), *((f"{k} (reference)", v) for k, v in m.get("reference", {}).items())]
+    rows = [(name, _with_ci(stats["zero_shot"]), _with_ci(stats["adaptation"]["curve_average"]),
+             _with_ci(stats["adaptation"]["final_return"])) for name, stats in labelled]
     blocks += [Block("heading", "Results in the target domain"),
                Block("paragraph", "Mean over runs with Student-t 95% confidence intervals. Zero-shot: before any "
                                   "target episode (GSAC and SAC-MTL with the target factor estimated from "

@@ -252,8 +252,8 @@ def _acr_result(graph: FactoredGraph, truth: FactoredGraph | None, kappa: int) -
     return out
 
 
-def _domain_factor_result(graph: FactoredGraph, data: Transitions) -> dict[str, Any]:
-    est = DomainFactorEstimator(graph).fit(data)
+def _domain_factor_result(est: DomainFactorEstimator, data: Transitions) -> dict[str, Any]:
+    """JSON summary of an estimator fitted on ``data``: per-domain ``w_hat`` beside the true factors."""
     true = data.domain_factors
     domains = []
     for m in range(est.w_hat_.shape[0]):
@@ -263,7 +263,7 @@ def _domain_factor_result(graph: FactoredGraph, data: Transitions) -> dict[str, 
             err = np.abs(est.w_hat_[m] - true[m])
             row["max_abs_error"] = float(np.nanmax(err)) if np.isfinite(err).any() else None
         domains.append(row)
-    agents = [i for i in range(graph.spec.n_agents) if np.isfinite(est.w_hat_[:, i]).all()]
+    agents = [i for i in range(est.w_hat_.shape[1]) if np.isfinite(est.w_hat_[:, i]).all()]
     return {"affected": est.affected_, "agents_with_factor": agents,
             "true_factors_known": true is not None, "domains": domains}
 
@@ -311,7 +311,7 @@ def discover(args: argparse.Namespace) -> dict[str, Any]:
         captured += [str(w.message) for w in caught]
         graph = estimator.graph_
         with stages.run("domain factors"):
-            factors = _domain_factor_result(graph, data)
+            factors = _domain_factor_result(DomainFactorEstimator(graph).fit(data), data)
         with stages.run("acr"):
             acr = _acr_result(graph, truth, args.kappa)
         metrics = None if truth is None else compare_graphs(graph, truth)

@@ -42,8 +42,8 @@ from causalnet.data import Transitions
 from causalnet.discovery import LocalDiscovery
 from causalnet.domain_factors import DomainFactorEstimator
 from causalnet.graph import FactoredGraph
-from causalnet.io import atomic_write_json, atomic_write_text, json_ready
-from causalnet_cli.pipeline.config import RunConfig, config_to_toml
+from causalnet.io import atomic_write_json, json_ready
+from causalnet_cli.pipeline.config import RunConfig
 
 __all__ = ["PipelineContext", "STAGE_SEEDS", "build_environment", "run_stage", "stage_names"]
 
@@ -128,25 +128,21 @@ class PipelineContext:
 
 
 # ------------------------------------------------------------------ helpers
-def _filled_w_hat(w_hat: np.ndarray) -> tuple[np.ndarray, list[int]]:
-    """Replace agents without an estimate (no domain edge found) by the domain's mean estimate.
+def _filled_w_hat(w_hat: np.ndarray) -> np.ndarray:
+    """Replace agents without an estimate (no domain edge found) by their domain's mean estimate.
 
-    All agents of the benchmark share one factor per domain, so the mean over the
-    agents that have an estimate is the natural value for the others; their policies
-    do not read it when their domain ACR is empty.
+    ``w_hat`` has one row per domain. All agents of the benchmark share one factor per
+    domain, so the mean over the agents that have an estimate is the natural value for
+    the others; their policies do not read it when their domain ACR is empty.
     """
     w = np.array(w_hat, dtype=np.float64, copy=True)
-    missing = sorted(set(np.nonzero(~np.isfinite(w))[-1].tolist()))
-    if missing:
-        rows = np.atleast_2d(w)
-        for row in rows:
-            finite = np.isfinite(row)
-            if not finite.any():
-                raise ValueError("no agent has a domain-factor estimate: the learned graph has no domain edge "
-                                 "(collect more data per domain, or set train.graph = \"true\")")
-            row[~finite] = row[finite].mean()
-        w = rows.reshape(w.shape)
-    return w, missing
+    for row in w:
+        finite = np.isfinite(row)
+        if not finite.any():
+            raise ValueError("no agent has a domain-factor estimate: the learned graph has no domain edge "
+                             "(collect more data per domain, or set train.graph = \"true\")")
+        row[~finite] = row[finite].mean()
+    return w
 
 
 # ------------------------------------------------------------------ stages
@@ -174,8 +170,6 @@ def stage_collect(ctx: PipelineContext) -> list[Path]:
                "behaviour_policy": "uniform", "domains": per_domain}
     files += [ctx.write_json("data_summary.json", summary), ctx.write_json("env.json", env.config()),
               env.true_graph().save(ctx.path("true_graph.json"))]
-    atomic_write_text(ctx.path("config.toml"), config_to_toml(cfg))
-    files.append(ctx.path("config.toml"))
     return files
 
 
@@ -220,8 +214,8 @@ def stage_domain_factors(ctx: PipelineContext) -> list[Path]:
     cfg = ctx.config
     graph = ctx.training_graph()
     data = ctx.data()
-    result = _domain_factor_result(graph, data)
     estimator = DomainFactorEstimator(graph).fit(data)
+    result = _domain_factor_result(estimator, data)
     result["graph"] = cfg.train.graph
     if not result["agents_with_factor"]:
         raise ValueError("the learned graph has no domain edge, so no domain factor can be estimated: collect "
@@ -238,7 +232,7 @@ def stage_domain_factors(ctx: PipelineContext) -> list[Path]:
 def _source_w_hat(ctx: PipelineContext) -> np.ndarray:
     rows = ctx.read_json("domain_factors.json")["domains"]
     w = np.array([[np.nan if v is None else float(v) for v in r["w_hat"]] for r in rows], dtype=np.float64)
-    return _filled_w_hat(w)[0]
+    return _filled_w_hat(w)
 
 
 def _gsac_config(ctx: PipelineContext):
@@ -302,7 +296,7 @@ def stage_adapt(ctx: PipelineContext) -> list[Path]:
                                         horizon=cfg.data.horizon, rng=np.random.default_rng(s))[0]
                  for s in seeds[0].spawn(runs)]
     w_target = np.stack(estimates)
-    fill = np.nanmean(_source_w_hat(ctx), axis=0)
+    fill = _source_w_hat(ctx).mean(axis=0)
     methods: dict[str, Any] = {}
     bundles: dict[str, Any] = {}
     learn_seeds = dict(zip(("sac-ft", "sac-lfs"), seeds[1].spawn(2)))
@@ -352,18 +346,14 @@ def _ci(summary: dict[str, Any]) -> dict[str, Any]:
 
 def stage_metrics(ctx: PipelineContext) -> list[Path]:
     """``metrics.json`` (per method zero-shot and adaptation returns with 95% CIs) and ``training.json``."""
-    from rl.adaptation import mean_ci
-
     cfg = ctx.config
     adapt = ctx.read_json("adaptation.json")
     methods = {}
     for name, curve in adapt["methods"].items():
-        per_run = np.asarray(curve["per_run"], dtype=np.float64)
-        m, lo, hi = mean_ci(per_run[:, 0])
         s = curve["summary"]
         methods[name] = {
             "learning_in_target": curve["learning"],
-            "zero_shot": {"mean": float(m), "ci95": [float(lo), float(hi)]},
+            "zero_shot": {"mean": curve["mean"][0], "ci95": [curve["ci_low"][0], curve["ci_high"][0]]},
             "adaptation": {"episodes": adapt["settings"]["episodes"],
                            "curve_average": _ci(s["curve_average"]), "final_return": _ci(s["final_return"]),
                            "curve_mean": curve["mean"], "curve_ci_low": curve["ci_low"],

@@ -15,8 +15,8 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from causalnet.io import atomic_write_json, file_sha256, read_json_object
-from causalnet_cli.pipeline.config import ConfigError, RunConfig, config_from_dict, config_to_dict
+from causalnet.io import atomic_write_json, atomic_write_text, file_sha256, read_json_object
+from causalnet_cli.pipeline.config import ConfigError, RunConfig, config_from_dict, config_to_dict, config_to_toml
 
 __all__ = ["RunFolder", "RunFolderError", "STATE_FILE"]
 
@@ -55,6 +55,7 @@ class RunFolder:
         self.path.mkdir(parents=True, exist_ok=True)
         self._stages = {}
         atomic_write_json(self.path / CONFIG_FILE, config_to_dict(config))
+        atomic_write_text(self.path / "config.toml", config_to_toml(config))
         self._write_state()
 
     def open_resume(self, config: RunConfig | None) -> RunConfig:
