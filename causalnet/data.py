@@ -45,6 +45,7 @@ class Transitions:
         coordinates, floats allowed for continuous ones).
     actions : ndarray of int, shape (N, spec.n_agents)
     rewards : ndarray of float, shape (N, spec.n_agents)
+        ``float64``, or ``float32`` when given so (the table loader keeps exact rewards in ``float32``).
     domain : ndarray of int, shape (N,)
         Domain label ``0..M-1`` of each row.
     episode, time : ndarray of int, shape (N,)
@@ -83,7 +84,7 @@ class Transitions:
             "states": self._as_values(self.states, "states"),
             "next_states": self._as_values(self.next_states, "next_states"),
             "actions": np.asarray(self.actions),
-            "rewards": np.asarray(self.rewards, dtype=np.float64),
+            "rewards": _as_rewards(self.rewards),
             "domain": np.asarray(self.domain),
             "episode": np.asarray(self.episode),
             "time": np.asarray(self.time),
@@ -126,7 +127,7 @@ class Transitions:
             arr = conv[key]
             if arr.size == 0:
                 continue
-            if not np.all(np.isfinite(arr)):
+            if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
                 raise TransitionsFormatError(f"{key!r} holds NaN or infinite values")
             lo, hi = arr.min(axis=0), arr.max(axis=0)
             for j, card in enumerate(spec.state_cardinality):
@@ -296,6 +297,12 @@ class Transitions:
                 f"shape mismatch: {json_path} declares {meta['n_rows']} rows, "
                 f"'states' has shape {arrays['states'].shape}")
         return cls(spec, **{k: arrays[k] for k in _ARRAYS}, domain_factors=arrays.get("domain_factors"))
+
+
+def _as_rewards(rewards: Any) -> np.ndarray:
+    """Rewards as floats: ``float32`` arrays are kept (the table loader stores exact rewards so), else ``float64``."""
+    r = np.asarray(rewards)
+    return r if r.dtype == np.float32 else np.asarray(r, dtype=np.float64)
 
 
 def _paths(path: str | os.PathLike) -> tuple[Path, Path]:

@@ -188,8 +188,8 @@ class EncodedData:
             return True
         if kind == "state":
             return spec.cardinality(key[0]) is not None
-        # rewards: categorical when integer-valued with few distinct values
-        if col.size == 0 or not np.all(col == np.round(col)):
+        # rewards: categorical when they take few distinct values (e.g. 0/1, or -1 - 0.35 * treat)
+        if col.size == 0 or not np.all(np.isfinite(col)):
             return False
         return np.unique(col).size <= _MAX_REWARD_CATEGORIES
 

@@ -14,7 +14,10 @@ conformance tests can use causalnet environments.
 - Rewards are the agents' local rewards. Nothing terminates; every agent is
   truncated after ``max_steps`` steps, and then ``agents`` is empty until ``reset``.
 - ``reset(seed=s)`` restarts the adapter's generator from ``s``; ``reset()`` continues
-  the current stream. ``options`` are accepted and ignored.
+  the current stream. ``options={"domain_factor": w}`` changes the domain factor; other
+  options are ignored.
+- Any object with the batched interface works, a :class:`causalnet.DiscoveredModel`
+  included (a discovered model then passes PettingZoo's ``parallel_api_test``).
 
 PettingZoo is not a runtime dependency of causalnet: it is imported only when an
 adapter is built, and a missing install raises :class:`ImportError` with instructions.
@@ -27,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from causalnet.spec import broadcast_domain_factor
 from rl.envs.base import NetworkedEnv, as_generator
 
 __all__ = ["NetworkedParallelEnv", "PETTINGZOO_MISSING", "make_parallel_env", "parallel_env_class"]
@@ -77,8 +81,10 @@ def parallel_env_class() -> type:
         def __init__(self, env: NetworkedEnv, *, max_steps: int = 10,
                      rng: int | np.random.Generator | None = None,
                      domain_factor: float | np.ndarray | None = None) -> None:
-            if not isinstance(env, NetworkedEnv):
-                raise TypeError(f"env must be a NetworkedEnv, got {type(env).__name__}")
+            missing = [a for a in ("spec", "reset", "step", "action_counts", "domain_factor") if not hasattr(env, a)]
+            if not isinstance(env, NetworkedEnv) and missing:
+                raise TypeError(f"env must be a NetworkedEnv or have its interface (e.g. a fitted "
+                                f"causalnet.DiscoveredModel); {type(env).__name__} lacks {missing}")
             if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
                 raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
             spec = env.spec
@@ -90,8 +96,8 @@ def parallel_env_class() -> type:
             self.max_steps = int(max_steps)
             self._rng = as_generator(rng)
             self._domain_factor = None if domain_factor is None else np.asarray(domain_factor, dtype=np.float64)
-            if self._domain_factor is not None:
-                env._domain_factor(self._domain_factor, 1)   # shape check, naming domain_factor
+            if self._domain_factor is not None:   # shape check, naming domain_factor
+                broadcast_domain_factor(self._domain_factor, np.zeros(spec.n_agents), spec.n_agents, 1)
             self.possible_agents = [f"agent_{i}" for i in range(spec.n_agents)]
             self.agents: list[str] = []
             self._index = {name: i for i, name in enumerate(self.possible_agents)}
@@ -119,9 +125,17 @@ def parallel_env_class() -> type:
         # ------------------------------------------------------------ dynamics
         def reset(self, seed: int | None = None,
                   options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
-            """Start an episode; ``seed`` restarts the generator (``options`` are ignored)."""
+            """Start an episode; ``seed`` restarts the generator.
+
+            ``options={"domain_factor": w}`` switches the domain factor from this episode on;
+            other options are ignored.
+            """
             if seed is not None:
                 self._rng = np.random.default_rng(seed)
+            if options and "domain_factor" in options:
+                w = np.asarray(options["domain_factor"], dtype=np.float64)
+                broadcast_domain_factor(w, np.zeros(self.env.spec.n_agents), self.env.spec.n_agents, 1)
+                self._domain_factor = w
             self._states = self.env.reset(1, self._rng, domain_factor=self._domain_factor)
             self.timestep = 0
             self.agents = list(self.possible_agents)
