@@ -10,11 +10,12 @@ figures and write the report. Without ``--config`` it runs the paper's default
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from causalnet_cli.pipeline import ConfigError, RunFolderError, load_config, run_pipeline
 
-__all__ = ["NAME", "HELP", "add_arguments", "run"]
+__all__ = ["NAME", "HELP", "add_arguments", "own_system_overrides", "run"]
 
 NAME = "run"
 HELP = "run the whole pipeline (data, discovery, ACRs, GSAC and baselines, adaptation, figures, report)"
@@ -33,13 +34,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="continue an interrupted run in --out, skipping the stages it finished")
     parser.add_argument("--no-progress", dest="progress", action="store_false",
                         help="no stage messages or progress bars (only the final lines)")
+    own = parser.add_argument_group("your own system (docs/tutorial-own-system.md)")
+    own.add_argument("--data", metavar="SRC", help="source logs: a wide .csv, .parquet or .npz table "
+                                                   "(sets env.kind = \"data\", env.data)")
+    own.add_argument("--target-data", metavar="TGT", help="logs of the target domain (env.target_data)")
+    own.add_argument("--network", metavar="NET", help="network file, .toml or .json (env.network)")
+    own.add_argument("--env", dest="factory", metavar="MODULE:FACTORY",
+                     help="your PettingZoo simulator (env.factory); without --data the logs are collected from it "
+                          "(env.kind = \"pettingzoo\"), with --data it evaluates the policies side by side")
+
+
+def own_system_overrides(args: argparse.Namespace) -> list[str]:
+    """``--set`` overrides equivalent to ``--data/--target-data/--network/--env`` (applied before ``--set``)."""
+    out = []
+    data, factory = getattr(args, "data", None), getattr(args, "factory", None)
+    if data:
+        out += ["env.kind=data", f"env.data={json.dumps(data)}"]
+    elif factory:
+        out.append("env.kind=pettingzoo")
+    if factory:
+        out.append(f"env.factory={json.dumps(factory)}")
+    if getattr(args, "target_data", None):
+        out.append(f"env.target_data={json.dumps(args.target_data)}")
+    if getattr(args, "network", None):
+        out.append(f"env.network={json.dumps(args.network)}")
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the pipeline; print where the report is."""
     try:
-        given = args.config is not None or args.quick or bool(args.overrides)
-        config = load_config(args.config, quick=args.quick, overrides=args.overrides) if given else None
+        overrides = own_system_overrides(args) + list(args.overrides)
+        given = args.config is not None or args.quick or bool(overrides)
+        config = load_config(args.config, quick=args.quick, overrides=overrides) if given else None
         if config is None and not args.resume:
             config = load_config()
         summary = run_pipeline(config, args.out, resume=args.resume, progress=args.progress)

@@ -55,7 +55,8 @@ def _opt(default: Any, help: str, *, low: float | None = None, high: float | Non
 class EnvSection:
     """The networked system the pipeline runs on."""
 
-    kind: Literal["wireless", "synthetic"] = _opt("wireless", "environment family")
+    kind: Literal["wireless", "synthetic", "data", "pettingzoo"] = _opt(
+        "wireless", "environment family; 'data' and 'pettingzoo' are your own system (docs/tutorial-own-system.md)")
     grid: int = _opt(3, "wireless: grid x grid access points, one user on each of the (grid+1)^2 vertices",
                      low=1, high=31)
     deadline: int = _opt(2, "wireless: packet deadline (state coordinates per user)", low=1, high=8)
@@ -63,6 +64,18 @@ class EnvSection:
     agents: int = _opt(12, "synthetic: number of agents", low=2, high=4096)
     topology: Literal["random", "ring", "grid"] = _opt("random", "synthetic: interaction graph")
     env_seed: int = _opt(0, "synthetic: seed of the graph, masks and tables", low=0)
+    # your own system (kind "data" or "pettingzoo"); see docs/data-format.md
+    data: str = _opt("", "own system: source logs (.csv, .parquet or .npz wide table)")
+    target_data: str = _opt("", "own system: logs of the target domain (same columns, a new domain label)")
+    network: str = _opt("", "own system: network file (.toml or .json)")
+    factory: str = _opt("", "own simulator: package.module:factory returning a PettingZoo ParallelEnv")
+    factory_kwargs: dict = field(default_factory=dict, metadata={"help": "own simulator: keyword arguments "
+                                                                         "of the factory"})
+    domain_kwarg: str = _opt("domain_factor", "own simulator: name of the domain factor's keyword (or reset option)")
+    domain_in: Literal["factory", "reset"] = _opt("factory", "own simulator: pass the factor to the factory or "
+                                                             "as a reset option")
+    gamma: float = _opt(-1.0, "own system: discount factor (-1: the network file's gamma)", low=-1.0, high=1.0)
+    horizon: int = _opt(0, "own system: steps per episode (0: the network file's horizon, else the logs')", low=0)
 
 
 @dataclass(frozen=True)
@@ -163,6 +176,10 @@ class RunConfig:
         if self.train.eval_points > self.train.iterations:
             raise ConfigError(f"train.eval_points ({self.train.eval_points}) must not exceed train.iterations "
                               f"({self.train.iterations})")
+        own = {"data": ("data", "network"), "pettingzoo": ("factory", "network")}.get(self.env.kind, ())
+        for key in own:
+            if not getattr(self.env, key):
+                raise ConfigError(f"env.{key}: env.kind = {self.env.kind!r} needs it (see docs/pipeline.md)")
         if not self.analysis.error_trajectories:
             raise ConfigError("analysis.error_trajectories: give at least one trajectory count")
 
@@ -190,6 +207,10 @@ def _coerce(key: str, tp: Any, value: Any, meta: Mapping[str, Any]) -> Any:
         if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
             raise ConfigError(f"{key}: expected a list of {_type_name(item)}, got {value!r}")
         return tuple(_coerce(f"{key}[{i}]", item, v, meta) for i, v in enumerate(value))
+    if tp is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}: expected a table of keys, got {value!r}")
+        return dict(value)
     if tp is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{key}: expected true or false, got {value!r}")
@@ -330,8 +351,11 @@ def load_config(path: str | Path | None = None, *, quick: bool = False,
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"--config: {p} is not valid TOML: {exc}") from None
         cfg = config_from_dict(data, cfg)
-    for text in overrides:
-        cfg = config_from_dict(parse_override(text), cfg)
+    merged: dict[str, Any] = {}
+    for text in overrides:   # merged first: keys that only make sense together (env.kind + env.data) may come apart
+        merged = _merge(merged, parse_override(text))
+    if merged:
+        cfg = config_from_dict(merged, cfg)
     return cfg
 
 
@@ -345,6 +369,8 @@ def _toml_value(value: Any) -> str:
         return json.dumps(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items()) + "}"
     raise TypeError(f"cannot write {value!r} as TOML")
 
 
@@ -369,10 +395,11 @@ def describe_config() -> list[tuple[str, str, str]]:
 
     def walk(cls: type, prefix: str) -> None:
         for f in fields(cls):
-            if dataclasses.is_dataclass(f.type) or isinstance(f.default_factory, type):
+            if dataclasses.is_dataclass(f.type) or dataclasses.is_dataclass(f.default_factory):
                 walk(typing.get_type_hints(cls)[f.name], f"{prefix}{f.name}.")
             else:
-                rows.append((prefix + f.name, _toml_value(f.default), f.metadata.get("help", "")))
+                default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+                rows.append((prefix + f.name, _toml_value(default), f.metadata.get("help", "")))
 
     walk(RunConfig, "")
     return rows

@@ -76,12 +76,18 @@ def run_pipeline(config: RunConfig | None, out: str | os.PathLike, *, resume: bo
     if config is None and not resume:
         raise ValueError("config is required for a new run (None is accepted only with resume=True)")
     folder = RunFolder(out)
+    inputs = None
     if resume:
         config = folder.open_resume(config)
     else:
+        folder.check_new()
+        if config.env.kind in ("data", "pettingzoo"):   # read and check the user's inputs before writing
+            from causalnet_cli.pipeline.own_system import prepare_inputs
+            inputs = prepare_inputs(config)
         folder.open_new(config)
     say = echo if echo is not None else (_stderr if progress else (lambda text: None))
-    ctx = PipelineContext(config=config, folder=folder.path, progress=progress, echo=lambda t: say(f"      {t}"))
+    ctx = PipelineContext(config=config, folder=folder.path, progress=progress, echo=lambda t: say(f"      {t}"),
+                          inputs=inputs)
     names = stage_names(config)
     ran, skipped = [], []
     start = time.perf_counter()

@@ -57,6 +57,9 @@ META_METHODS = ("gsac", "sac-mtl", "sac-ft")
 
 def stage_names(config: RunConfig) -> list[str]:
     """The stages of a run with ``config``, in order."""
+    if config.env.kind in ("data", "pettingzoo"):   # your own system: causalnet_cli/pipeline/own_stages.py
+        from causalnet_cli.pipeline.own_stages import own_stage_names
+        return own_stage_names(config)
     train = [f"train:{m}" for m in config.train.methods if m in META_METHODS]
     return ["collect", "discover", "acr", "domain_factors", *train, "adapt", "metrics", "report"]
 
@@ -79,6 +82,7 @@ class PipelineContext:
     folder: Path
     progress: bool = False
     echo: Callable[[str], None] = field(default=lambda text: None)
+    inputs: Any = None   # own systems: the validated user inputs (own_system.OwnInputs), when already read
     _env: Any = None
 
     @property
@@ -401,6 +405,9 @@ STAGES: dict[str, Callable[[PipelineContext], list[Path]]] = {
 def run_stage(name: str, ctx: PipelineContext) -> tuple[list[Path], float]:
     """Run stage ``name``; return the files it wrote and its wall time."""
     start = time.perf_counter()
+    if ctx.config.env.kind in ("data", "pettingzoo"):
+        from causalnet_cli.pipeline.own_stages import run_own_stage
+        return run_own_stage(name, ctx), time.perf_counter() - start
     if name.startswith("train:"):
         files = _train(ctx, name.split(":", 1)[1])
     else:

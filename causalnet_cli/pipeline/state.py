@@ -45,6 +45,14 @@ class RunFolder:
         self._stages: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ opening
+    def check_new(self) -> None:
+        """Raise :class:`RunFolderError` unless a fresh run may start here (missing or empty folder)."""
+        if self.path.exists() and not self.path.is_dir():
+            raise RunFolderError(f"--out: {self.path} exists and is not a folder")
+        if self.path.is_dir() and any(self.path.iterdir()):
+            hint = " (it holds an interrupted run: add --resume)" if (self.path / STATE_FILE).exists() else ""
+            raise RunFolderError(f"--out: {self.path} is not empty{hint}; choose a new folder or add --resume")
+
     def open_new(self, config: RunConfig) -> None:
         """Start a fresh run; refuse a folder that already holds files (nothing is overwritten)."""
         if self.path.exists() and not self.path.is_dir():
