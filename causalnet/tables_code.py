@@ -28,6 +28,14 @@ class TableError(ValueError):
     """A table (CSV, Parquet, DataFrame) does not match the network file or holds bad values."""
 
 
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 class LabelCoder:
     """Provisional codes of one variable's labels (see the module docstring).
 
@@ -84,6 +92,12 @@ class LabelCoder:
         """``(sorted labels, perm)`` with ``perm[provisional code] = final code``."""
         if self.frozen:
             return self.labels, np.arange(len(self.labels), dtype=np.int64)
+        if self.kind == "text" and self.what != "domain":
+            numeric = [v for v in self.labels if _looks_numeric(v)]
+            if numeric and len(numeric) < len(self.labels):
+                text = next(v for v in self.labels if not _looks_numeric(v))
+                raise TableError(f"column {self.name!r} mixes label types: numbers (e.g. {numeric[0]!r}) and text "
+                                 f"(e.g. {text!r}); use one kind of label per column")
         try:
             ordered = sort_labels(self.labels, f"column {self.name!r}")
         except CodebookError as exc:

@@ -295,7 +295,8 @@ def _reward_block(frame, network: NetworkFile, rewards: np.ndarray, r0: int, whe
         raise TableError(f"reward column {names[j]!r} is empty or not finite at {where(r0 + k, names[j])}")
     if rewards.dtype == np.float32 and not np.array_equal(block.astype(np.float32).astype(np.float64), block):
         logger.info("rewards are not exact in float32: stored as float64")
-        rewards = rewards.astype(np.float64)
+        with np.errstate(invalid="ignore"):   # rows not read yet hold arbitrary bits
+            rewards = rewards.astype(np.float64)
     return rewards, block
 
 

@@ -1,0 +1,154 @@
+"""Your own system end to end: CSV logs (text labels) or a PettingZoo factory in, a report out; bad input refused.
+
+The system is the SIS epidemic of ``tests/sis_system.py``, reached only through its CSV
+logs or through ``--env tests.sis_system:make_sis``.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from causalnet.codebook import Codebook
+from causalnet.network_file import network_from_dict
+from causalnet.tables_write import write_table
+from causalnet_cli.main import main
+from rl.envs.pettingzoo_env import PettingZooNetworkedEnv, coded_env
+from rl.rollout import collect_transitions
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.sis_system import network_dict  # noqa: E402
+
+N = 4
+SMALL = ["--no-progress", "--set", "train.iterations=200", "--set", "train.runs=2", "--set", "train.eval_points=2",
+         "--set", "train.eval_episodes=40", "--set", "adapt.episodes=2", "--set", "adapt.eval_episodes=40",
+         "--set", "train.methods=[\"gsac\", \"sac-lfs\"]"]
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory):
+    """Source logs at beta 0.1/0.4 and target logs at beta 0.25, CSV with text labels; the network file."""
+    folder = tmp_path_factory.mktemp("own")
+    net = network_dict(N)
+    net["domain_values"] = {"beta=0.1": 0.1, "beta=0.4": 0.4, "beta=0.25": 0.25}
+    (folder / "net.json").write_text(json.dumps(net))
+    env = PettingZooNetworkedEnv("tests.sis_system:make_sis", network_from_dict(net),
+                                 factory_kwargs={"n_agents": N}, domain_kwarg="beta")
+    labels = {**{f"s{i}_0": ["healthy", "sick"] for i in range(N)}, **{f"a{i}": ["wait", "treat"] for i in range(N)}}
+    src = collect_transitions(env, None, episodes=400, horizon=10, domain_factors=[0.1, 0.4], rng=0)
+    tgt = collect_transitions(env, None, episodes=60, horizon=10, domain_factors=[0.25], rng=1)
+    write_table(src, folder / "source.csv", Codebook(labels, ["beta=0.1", "beta=0.4"]))
+    write_table(tgt, folder / "target.csv", Codebook(labels, ["beta=0.25"]))
+    return folder
+
+
+def test_cli_run_from_csv_logs_alone(logs, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["run", "--data", str(logs / "source.csv"), "--target-data", str(logs / "target.csv"),
+                 "--network", str(logs / "net.json"), "--out", str(out), *SMALL])
+    assert code == 0, capsys.readouterr().err
+    codebook = Codebook.load(out / "codebook.json")
+    assert codebook.variables["s0_0"] == ["healthy", "sick"] and codebook.variables["a1"] == ["treat", "wait"]
+    assert codebook.domains == ["beta=0.1", "beta=0.4"]
+    factors = json.loads((out / "domain_factors.json").read_text())["coordinates"]
+    assert factors["units"] == "user" and factors["sources"] == [0.1, 0.4]
+    assert abs(factors["target"] - 0.25) < 0.06          # estimated from 60 target episodes
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["system"]["gamma"] == 0.9 and metrics["system"]["horizon"] == 10
+    assert "model-based estimate" in metrics["evaluated_in"]["model_based_estimate"]
+    assert metrics["methods"]["gsac"]["simulator"] is None
+    report = (out / "report.md").read_text()
+    assert report.count("model-based estimate") >= 3 and "beta=0.25" in report
+    # the deployed policy acts in codes; "treat" is code 0 of a1 (sorted labels)
+    policy = json.loads((out / "policies" / "target" / "gsac" / "policy.json").read_text())
+    assert policy["info"]["deployed"] == "zero-shot"
+
+
+def test_coded_env_maps_labels_to_the_simulator_values():
+    net = network_from_dict(network_dict(2))
+    sim = PettingZooNetworkedEnv("tests.sis_system:make_sis", net, factory_kwargs={"n_agents": 2},
+                                 domain_kwarg="beta", domain_factor=0.9)
+    codebook = Codebook({"s0_0": [0, 1], "s1_0": [0, 1], "a0": [1], "a1": [0, 1]}, ["x"])
+    spec = net.to_spec([2, 2], [1, 2])
+    env = coded_env(sim, codebook, spec)
+    rng = np.random.default_rng(0)
+    states = env.reset(50, rng)
+    _, rewards = env.step(states, np.zeros((50, 2), dtype=np.int64), rng)
+    # agent 0's only action code 0 is the label 1 (treat): it pays the cost 0.35; agent 1's code 0 is wait
+    np.testing.assert_allclose(rewards[:, 0], -states[:, 0] - 0.35)
+    np.testing.assert_allclose(rewards[:, 1], -states[:, 1])
+
+
+def _run_bad(args, tmp_path, capsys):
+    out = tmp_path / "bad_run"
+    code = main(["run", *args, "--out", str(out), *SMALL])
+    err = capsys.readouterr().err.strip().splitlines()
+    return code, err, out
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda df: df.drop(columns=["r1"]), "missing column(s) ['r1']"),
+    (lambda df: df.assign(colour=1), "column(s) ['colour'] are not in"),
+    (lambda df: df.drop(columns=["s2_0_next"]), "column 's2_0_next' (the next value of state 's2_0') is missing"),
+    (lambda df: df.assign(t=np.where(np.arange(len(df)) == 5, 7, df["t"])), "which does not follow t = 4"),
+    (lambda df: df.assign(s0_0=np.where(np.arange(len(df)) == 3, "3", df["s0_0"]).astype(object)
+                          ).astype({"s0_0": object}).pipe(lambda d: d.assign(s0_0=[3 if v == "3" else v
+                                                                                   for v in d["s0_0"]])),
+     "mixes label types"),
+    (lambda df: df.rename(columns=lambda c: c.replace("s", "x", 1) if c.startswith("s") else c),
+     "do not match the table"),
+])
+def test_bad_source_tables_exit_2_with_one_line_and_no_folder(logs, tmp_path, capsys, edit, message):
+    df = edit(pd.read_csv(logs / "source.csv"))
+    df.to_csv(tmp_path / "bad.csv", index=False)
+    code, err, out = _run_bad(["--data", str(tmp_path / "bad.csv"), "--target-data", str(logs / "target.csv"),
+                               "--network", str(logs / "net.json")], tmp_path, capsys)
+    assert code == 2 and len(err) == 1 and message in err[0], err
+    assert not out.exists()
+
+
+def test_target_reusing_a_source_label_is_refused(logs, tmp_path, capsys):
+    df = pd.read_csv(logs / "target.csv").assign(domain="beta=0.1")
+    df.to_csv(tmp_path / "target_bad.csv", index=False)
+    code, err, out = _run_bad(["--data", str(logs / "source.csv"), "--target-data", str(tmp_path / "target_bad.csv"),
+                               "--network", str(logs / "net.json")], tmp_path, capsys)
+    assert code == 2 and len(err) == 1 and "'beta=0.1' is already used by a source domain" in err[0]
+    assert not out.exists()
+
+
+def test_edges_naming_unknown_agents_are_refused(logs, tmp_path, capsys):
+    net = json.loads((logs / "net.json").read_text())
+    net["edges"].append([0, 9])
+    (tmp_path / "net.json").write_text(json.dumps(net))
+    code, err, out = _run_bad(["--data", str(logs / "source.csv"), "--target-data", str(logs / "target.csv"),
+                               "--network", str(tmp_path / "net.json")], tmp_path, capsys)
+    assert code == 2 and len(err) == 1 and "names agent 9, but agents are 0..3" in err[0]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("factory, message", [
+    ("tests.missing_module:make", "cannot import module 'tests.missing_module'"),
+    ("tests.sis_system:not_a_parallel_env", "not a pettingzoo ParallelEnv"),
+    ("tests.sis_system:make_box_sis", "is not discrete"),
+])
+def test_bad_factories_exit_2_with_one_line(logs, tmp_path, capsys, factory, message):
+    code, err, out = _run_bad(["--env", factory, "--network", str(logs / "net.json"),
+                               "--set", f"env.factory_kwargs={{n_agents={N}}}", "--set", "env.domain_kwarg=beta"],
+                              tmp_path, capsys)
+    assert code == 2 and len(err) == 1 and message in err[0], err
+    assert not out.exists()
+
+
+def test_missing_gamma_is_an_error_not_a_wireless_default(logs, tmp_path, capsys):
+    net = json.loads((logs / "net.json").read_text())
+    del net["gamma"]
+    (tmp_path / "net.json").write_text(json.dumps(net))
+    code, err, _ = _run_bad(["--data", str(logs / "source.csv"), "--target-data", str(logs / "target.csv"),
+                             "--network", str(tmp_path / "net.json")], tmp_path, capsys)
+    assert code == 2 and "no discount factor" in err[0]
