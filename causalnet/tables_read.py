@@ -75,7 +75,8 @@ def table_columns_check(columns: list[str], network: NetworkFile, src: str) -> N
     if dup:
         raise TableError(f"{src}: column(s) {dup} appear more than once")
     missing = [c for c in expected if c not in present]
-    extra = [c for c in columns if c not in set(expected)]
+    expected_set = set(expected)
+    extra = [c for c in columns if c not in expected_set]
     if missing and all(s in missing for s in network.state_names):
         raise TableError(f"{src}: the names in {network.source} do not match the table: none of its state names "
                          f"({list(network.state_names[:3])}...) is a column; the table has {columns[:6]}...")
@@ -212,19 +213,32 @@ def read_table(source: Any, network: NetworkFile, *, codebook: Codebook | None =
         return f"row {row + 1} (line {row + line_offset})" if src.kind == "csv" else f"row {row + 1}"
 
     rows_per_chunk = max(64, chunk_cells // max(len(src.columns), 1))
+    value_columns = [c for c in src.columns if c not in ("domain", "episode", "t")]
+    where_col = {c: k for k, c in enumerate(value_columns)}
+    positions = {"columns": value_columns,
+                 "states_next": np.array([where_col[c] for c in states_next], dtype=np.int64),
+                 "actions": np.array([where_col[c] for c in network.action_names], dtype=np.int64),
+                 "rewards": np.array([where_col[c] for c in network.reward_names], dtype=np.int64)}
     r0 = 0
     for frame in src.chunks(rows_per_chunk):
         r1 = r0 + len(frame)
         if r1 > n_rows:   # only when the row count was underestimated (should not happen)
             raise TableError(f"{src.name}: more rows than counted ({r1} > {n_rows}); is a quoted field split "
                              "over lines?")
-        codes_sn[r0:r1] = state_block.code(frame[states_next].to_numpy(), r0, where)
-        actions[r0:r1] = action_block.code(frame[list(network.action_names)].to_numpy(), r0, where)
+        numeric = _numeric_columns(frame, positions)
+        if numeric is not None:   # one conversion of the whole chunk (the common, all-numeric case)
+            codes_sn[r0:r1] = state_block.code(_integral(numeric[:, positions["states_next"]]), r0, where)
+            actions[r0:r1] = action_block.code(_integral(numeric[:, positions["actions"]]), r0, where)
+            r_chunk = numeric[:, positions["rewards"]]
+            rewards = _check_rewards(r_chunk, network, rewards, r0, where)
+        else:
+            codes_sn[r0:r1] = state_block.code(frame[states_next].to_numpy(), r0, where)
+            actions[r0:r1] = action_block.code(frame[list(network.action_names)].to_numpy(), r0, where)
+            rewards, r_chunk = _reward_block(frame, network, rewards, r0, where)
+        rewards[r0:r1] = r_chunk
         domain[r0:r1] = dom_block.code(frame[["domain"]].to_numpy(), r0, where)[:, 0]
         episode[r0:r1] = ep_block.code(frame[["episode"]].to_numpy(), r0, where)[:, 0]
         time[r0:r1] = _time_column(frame["t"].to_numpy(), r0, where)
-        rewards, r_chunk = _reward_block(frame, network, rewards, r0, where)
-        rewards[r0:r1] = r_chunk
         r0 = r1
     if r0 != n_rows:
         codes_sn, actions, rewards = codes_sn[:r0].copy(), actions[:r0].copy(), rewards[:r0].copy()
@@ -275,6 +289,34 @@ def _time_column(t: np.ndarray, r0: int, where) -> np.ndarray:
     raise TableError(f"column 't' must hold integer time steps; it holds {t[k]!r} at {where(r0 + k, 't')}")
 
 
+def _numeric_columns(frame, positions: dict[str, Any]) -> np.ndarray | None:
+    """The chunk's state, action and reward columns as one float64 array, when all are numeric (else None)."""
+    values = frame[positions["columns"]] if list(frame.columns[3:]) != positions["columns"] else frame.iloc[:, 3:]
+    if not all(dt.kind in "iuf" for dt in values.dtypes):
+        return None
+    return values.to_numpy(dtype=np.float64)
+
+
+def _integral(block: np.ndarray) -> np.ndarray:
+    """Integer copy of a float block whose values are all integral (else the block unchanged)."""
+    if block.size and np.all(np.isfinite(block)) and np.array_equal(block, np.round(block)):
+        return block.astype(np.int64)
+    return block
+
+
+def _check_rewards(block: np.ndarray, network: NetworkFile, rewards: np.ndarray, r0: int, where) -> np.ndarray:
+    names = list(network.reward_names)
+    bad = ~np.isfinite(block)
+    if bad.any():
+        k, j = map(int, np.argwhere(bad)[0])
+        raise TableError(f"reward column {names[j]!r} is empty or not finite at {where(r0 + k, names[j])}")
+    if rewards.dtype == np.float32 and not np.array_equal(block.astype(np.float32).astype(np.float64), block):
+        logger.info("rewards are not exact in float32: stored as float64")
+        with np.errstate(invalid="ignore"):   # rows not read yet hold arbitrary bits
+            rewards = rewards.astype(np.float64)
+    return rewards
+
+
 def _reward_block(frame, network: NetworkFile, rewards: np.ndarray, r0: int, where) -> tuple[np.ndarray, np.ndarray]:
     names = list(network.reward_names)
     try:
@@ -289,15 +331,7 @@ def _reward_block(frame, network: NetworkFile, rewards: np.ndarray, r0: int, whe
                     raise TableError(f"reward column {name!r} holds {v!r} at {where(r0 + k, name)}; rewards must "
                                      "be numbers") from None
         raise
-    bad = ~np.isfinite(block)
-    if bad.any():
-        k, j = map(int, np.argwhere(bad)[0])
-        raise TableError(f"reward column {names[j]!r} is empty or not finite at {where(r0 + k, names[j])}")
-    if rewards.dtype == np.float32 and not np.array_equal(block.astype(np.float32).astype(np.float64), block):
-        logger.info("rewards are not exact in float32: stored as float64")
-        with np.errstate(invalid="ignore"):   # rows not read yet hold arbitrary bits
-            rewards = rewards.astype(np.float64)
-    return rewards, block
+    return _check_rewards(block, network, rewards, r0, where), block
 
 
 def _remap(codes: np.ndarray, perms: list[np.ndarray], block_cells: int = 1 << 22) -> None:
