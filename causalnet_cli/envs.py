@@ -63,14 +63,28 @@ def register_env_kind(kind: EnvKind) -> None:
 
 def add_env_arguments(parser: argparse.ArgumentParser, *, default: str = "wireless") -> None:
     """Add ``--env`` and the flags of every registered environment kind to ``parser``."""
-    parser.add_argument("--env", choices=sorted(ENV_KINDS), default=default,
-                        help=f"environment kind (default: {default})")
+    parser.add_argument("--env", type=_env_choice, default=default,
+                        metavar="{" + ",".join(sorted(ENV_KINDS)) + "} or MODULE:FACTORY",
+                        help=f"environment kind (default: {default}), or your PettingZoo simulator's factory")
     for kind in ENV_KINDS.values():
         kind.add_arguments(parser.add_argument_group(f"{kind.name} environment", kind.help))
+    from causalnet_cli.own_env import add_own_env_arguments   # --env package.module:factory
+    add_own_env_arguments(parser.add_argument_group("your PettingZoo simulator (--env MODULE:FACTORY)"))
+
+
+def _env_choice(text: str) -> str:
+    """A registered kind, or ``package.module:factory`` (a user's PettingZoo simulator)."""
+    if text in ENV_KINDS or ":" in text:
+        return text
+    raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {', '.join(sorted(ENV_KINDS))}, "
+                                     "or give package.module:factory)")
 
 
 def build_env(args: argparse.Namespace) -> NetworkedEnv:
     """Build the environment chosen by ``args.env`` from the parsed flags."""
+    if ":" in str(args.env):
+        from causalnet_cli.own_env import build_own_env
+        return build_own_env(args)
     try:
         kind = ENV_KINDS[args.env]
     except KeyError:

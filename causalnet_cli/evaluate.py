@@ -112,7 +112,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policy", required=True, metavar="DIR", help="policy bundle folder (DIR/policy of train)")
     add_env_flags(parser)
     dom = parser.add_argument_group("domain")
-    dom.add_argument("--target", default=None, metavar="P",
+    dom.add_argument("--target", "--domain-factor", dest="target", default=None, metavar="P",
                      help="domain factor the environment runs with (wireless: arrival probability); default: "
                           "the domain of the training run's final evaluation (bundle) or the env's own")
     dom.add_argument("--w-hat", default=None, metavar="X",

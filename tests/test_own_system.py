@@ -48,11 +48,18 @@ def logs(tmp_path_factory):
     return folder
 
 
-def test_cli_run_from_csv_logs_alone(logs, tmp_path, capsys):
-    out = tmp_path / "run"
+@pytest.fixture(scope="module")
+def run_folder(logs):
+    """One ``causalnet run --data --target-data --network`` on the CSV logs (shared by the tests below)."""
+    out = logs / "run"
     code = main(["run", "--data", str(logs / "source.csv"), "--target-data", str(logs / "target.csv"),
                  "--network", str(logs / "net.json"), "--out", str(out), *SMALL])
-    assert code == 0, capsys.readouterr().err
+    assert code == 0
+    return out
+
+
+def test_cli_run_from_csv_logs_alone(run_folder):
+    out = run_folder
     codebook = Codebook.load(out / "codebook.json")
     assert codebook.variables["s0_0"] == ["healthy", "sick"] and codebook.variables["a1"] == ["treat", "wait"]
     assert codebook.domains == ["beta=0.1", "beta=0.4"]
@@ -152,3 +159,24 @@ def test_missing_gamma_is_an_error_not_a_wireless_default(logs, tmp_path, capsys
     code, err, _ = _run_bad(["--data", str(logs / "source.csv"), "--target-data", str(logs / "target.csv"),
                              "--network", str(tmp_path / "net.json")], tmp_path, capsys)
     assert code == 2 and "no discount factor" in err[0]
+
+
+def test_evaluate_a_deployed_policy_in_the_simulator_from_the_command_line(logs, run_folder, tmp_path, capsys):
+    out = run_folder
+    # the logs say healthy/sick and wait/treat; the simulator speaks 0/1: a codebook with its values translates
+    text = Codebook.load(out / "codebook.json")
+    values = {"healthy": 0, "sick": 1, "wait": 0, "treat": 1}
+    Codebook({k: [values[v] for v in labels] for k, labels in text.variables.items()},
+             text.domains).save(tmp_path / "sim_codebook.json")
+    args = ["evaluate", "--policy", str(out / "policies" / "target" / "gsac"), "--env", "tests.sis_system:make_sis",
+            "--network", str(logs / "net.json"), "--factory-kwargs", f"{{n_agents = {N}, max_steps = 500}}",
+            "--domain-kwarg", "beta", "--domain-factor", "0.25", "--codebook", str(tmp_path / "sim_codebook.json"),
+            "--episodes", "50", "--out", str(tmp_path / "eval.json")]
+    assert main(args) == 0
+    result = json.loads((tmp_path / "eval.json").read_text())
+    assert result["env"]["factory"] == "tests.sis_system:make_sis" and result["domain_factor"] == [0.25] * N
+    # the return is a discounted sum of per-step rewards in [-1.35, 0] over 10 steps
+    assert -1.35 * 10 < result["discounted_return"]["mean"] < 0
+    bad = main(["evaluate", "--policy", str(out / "policies" / "target" / "gsac"), "--env", "tests.nowhere:make",
+                "--network", str(logs / "net.json")])
+    assert bad == 2 and "cannot import module 'tests.nowhere'" in capsys.readouterr().err

@@ -263,7 +263,9 @@ class PettingZooNetworkedEnv(NetworkedEnv):
         for b, env in enumerate(batch["envs"]):
             if not env.agents:
                 raise ValueError(f"the environment ended its episode after {batch['steps']} steps; use a horizon "
-                                 f"of at most {batch['steps']} steps (gamma/horizon in the network file or config)")
+                                 f"of at most {batch['steps']} steps (gamma/horizon in the network file or config), "
+                                 "or let its episodes run longer (a factory keyword; causalnet evaluate's long-run "
+                                 "average reward runs 120 steps)")
             joint = {agent: int(actions[b, i]) for i, agent in enumerate(self.agents)}
             obs, rew, _, _, _ = env.step(joint)
             self._state_row(obs, nxt[b])
