@@ -18,6 +18,7 @@ import numpy as np
 
 from causalnet.io import atomic_write_json
 from causalnet_cli.envs import add_env_arguments, build_env, parse_float_list
+from causalnet_cli.outputs import check_out_file
 from rl.envs.wireless import WirelessAccessEnv
 from rl.evaluation import (DEFAULT_AVERAGE_STEPS, DEFAULT_BATCH_SIZE, DEFAULT_BURN_IN,
                            evaluate_policy)
@@ -70,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
 def simulate(args: argparse.Namespace) -> dict[str, Any]:
     """Evaluate the policy named by ``args``; return the JSON-ready result."""
     _check_evaluation_flags(args)
+    if args.out:
+        check_out_file(args.out)
     env = build_env(args)
     kind, q = _parse_policy(args.policy, env)
     evaluation_rng, search_rng = np.random.SeedSequence(args.seed).spawn(2)
