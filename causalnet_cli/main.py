@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from typing import NoReturn, Sequence
 
@@ -84,6 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args._run(args) or 0)
+    except BrokenPipeError:                  # e.g. `causalnet simulate | head`: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except KeyboardInterrupt:
         hint = args._interrupt_hint(args) if args._interrupt_hint is not None else None
         print(f"causalnet {args.command}: interrupted" + (f"; {hint}" if hint else ""), file=sys.stderr,
