@@ -27,6 +27,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from causalnet.errors import CausalnetError
+
 from causalnet.io import atomic_write_text
 
 __all__ = ["Codebook", "CodebookError", "label_kind", "normalize_label", "sort_labels"]
@@ -35,7 +37,7 @@ FORMAT = "causalnet.codebook"
 VERSION = 1
 
 
-class CodebookError(ValueError):
+class CodebookError(CausalnetError, ValueError):
     """A label is unknown, of a mixed type, or a codebook file is malformed."""
 
 

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from causalnet.errors import CausalnetError
 from causalnet.spec import NetworkSpec
 
 __all__ = ["NetworkFile", "NetworkFileError", "load_network_file", "network_from_dict", "DEFAULT_STATE_NAME"]
@@ -49,7 +50,7 @@ _KEYS = ("n_agents", "edges", "state_names", "state_owner", "state_dims", "actio
 _RESERVED = ("domain", "episode", "t")
 
 
-class NetworkFileError(ValueError):
+class NetworkFileError(CausalnetError, ValueError):
     """The network file is unreadable or inconsistent (the message names the bad entry)."""
 
 

@@ -17,6 +17,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from causalnet.errors import CausalnetError
+
 from causalnet.codebook import CodebookError, label_kind, normalize_label, sort_labels
 
 __all__ = ["BlockCoder", "LabelCoder", "TableError"]
@@ -24,7 +26,7 @@ __all__ = ["BlockCoder", "LabelCoder", "TableError"]
 _FAST = 256   # integer labels 0.._FAST-1 use the vectorised path
 
 
-class TableError(ValueError):
+class TableError(CausalnetError, ValueError):
     """A table (CSV, Parquet, DataFrame) does not match the network file or holds bad values."""
 
 

@@ -37,7 +37,7 @@ from rl.envs.base import NetworkedEnv
 from rl.envs.synthetic import SyntheticNetworkEnv
 from rl.envs.wireless import WirelessAccessEnv
 
-__all__ = ["ENV_KINDS", "EnvKind", "add_env_arguments", "build_env", "parse_float_list",
+__all__ = ["ENV_KINDS", "EnvKind", "add_env_arguments", "build_env", "check_env_kind_flags", "parse_float_list",
            "parse_int_list", "register_env_kind"]
 
 
@@ -52,6 +52,7 @@ class EnvKind:
 
 
 ENV_KINDS: dict[str, EnvKind] = {}
+OWN_KIND = "MODULE:FACTORY"   # key of the --env package.module:factory flags (causalnet_cli/own_env.py)
 
 
 def register_env_kind(kind: EnvKind) -> None:
@@ -66,10 +67,18 @@ def add_env_arguments(parser: argparse.ArgumentParser, *, default: str = "wirele
     parser.add_argument("--env", type=_env_choice, default=default,
                         metavar="{" + ",".join(sorted(ENV_KINDS)) + "} or MODULE:FACTORY",
                         help=f"environment kind (default: {default}), or your PettingZoo simulator's factory")
+    owned: dict[str, dict[str, tuple[Any, str]]] = {}
     for kind in ENV_KINDS.values():
+        before = {id(a) for a in parser._actions}
         kind.add_arguments(parser.add_argument_group(f"{kind.name} environment", kind.help))
+        owned[kind.name] = {a.dest: (a.default, a.option_strings[0]) for a in parser._actions
+                            if id(a) not in before and a.option_strings}
     from causalnet_cli.own_env import add_own_env_arguments   # --env package.module:factory
+    before = {id(a) for a in parser._actions}
     add_own_env_arguments(parser.add_argument_group("your PettingZoo simulator (--env MODULE:FACTORY)"))
+    owned[OWN_KIND] = {a.dest: (a.default, a.option_strings[0]) for a in parser._actions
+                       if id(a) not in before and a.option_strings}
+    parser.set_defaults(_env_kind_flags=owned)
 
 
 def _env_choice(text: str) -> str:
@@ -80,15 +89,31 @@ def _env_choice(text: str) -> str:
                                      "or give package.module:factory)")
 
 
+def check_env_kind_flags(args: argparse.Namespace) -> None:
+    """Refuse flags of an environment kind other than ``args.env`` (they would be silently ignored)."""
+    owned: dict[str, dict[str, tuple[Any, str]]] = getattr(args, "_env_kind_flags", {})
+    current = OWN_KIND if ":" in str(args.env) else args.env
+    mine = set(owned.get(current, {}))
+    for kind, flags in owned.items():
+        if kind == current:
+            continue
+        for dest, (default, flag) in flags.items():
+            if dest not in mine and getattr(args, dest, default) != default:
+                where = "package.module:factory" if kind == OWN_KIND else kind
+                raise ValueError(f"{flag} applies to --env {where} only (got --env {args.env})")
+
+
 def build_env(args: argparse.Namespace) -> NetworkedEnv:
     """Build the environment chosen by ``args.env`` from the parsed flags."""
     if ":" in str(args.env):
         from causalnet_cli.own_env import build_own_env
+        check_env_kind_flags(args)
         return build_own_env(args)
     try:
         kind = ENV_KINDS[args.env]
     except KeyError:
         raise ValueError(f"--env: unknown environment {args.env!r}; choose from {sorted(ENV_KINDS)}") from None
+    check_env_kind_flags(args)
     return kind.build(args)
 
 

@@ -30,6 +30,8 @@ from typing import Any, Callable, Literal, Mapping
 
 import numpy as np
 
+from causalnet.errors import CausalnetError
+
 from causalnet.codebook import Codebook
 from causalnet.graph import FactoredGraph
 from causalnet.network_file import NetworkFile
@@ -43,7 +45,7 @@ logger = logging.getLogger(__name__)
 _KEEP_BATCHES = 6
 
 
-class FactoryError(ValueError):
+class FactoryError(CausalnetError, ValueError):
     """The factory cannot be imported, or what it returns is not a usable ParallelEnv."""
 
 
