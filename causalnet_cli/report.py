@@ -30,7 +30,11 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--agent: must be an integer >= 0, got {args.agent}")
     folder = Path(args.run_dir)
     try:
-        written = build_report(folder, agent=args.agent)
+        if (folder / "network.json").is_file():   # a run on your own system (causalnet_cli/pipeline/own_stages.py)
+            from analysis.own_report import build_own_report
+            written = build_own_report(folder)
+        else:
+            written = build_report(folder, agent=args.agent)
     except ReportError as exc:
         raise ValueError(str(exc)) from exc
     for path in written:

@@ -180,3 +180,9 @@ def test_evaluate_a_deployed_policy_in_the_simulator_from_the_command_line(logs,
     bad = main(["evaluate", "--policy", str(out / "policies" / "target" / "gsac"), "--env", "tests.nowhere:make",
                 "--network", str(logs / "net.json")])
     assert bad == 2 and "cannot import module 'tests.nowhere'" in capsys.readouterr().err
+
+
+def test_report_command_rebuilds_an_own_system_report(run_folder, capsys):
+    (run_folder / "report.md").unlink()
+    assert main(["report", str(run_folder)]) == 0
+    assert "model-based estimate" in (run_folder / "report.md").read_text()
