@@ -125,3 +125,31 @@ def test_network_file_toml_and_json(tmp_path):
     (tmp_path / "bad.toml").write_text("n_agents = [")
     with pytest.raises(NetworkFileError, match="is not valid TOML"):
         load_network_file(tmp_path / "bad.toml")
+
+
+def test_coded_uint8_float32_data_flows_through_discovery_and_the_model():
+    """1-based integer labels, 0/1 rewards: uint8 codes and float32 rewards work downstream unchanged."""
+    from causalnet import DiscoveredModel, LocalDiscovery
+
+    rng = np.random.default_rng(0)
+    rows, n = 4000, 2
+    s = rng.integers(1, 3, size=(rows, n))                   # labels 1, 2
+    a = rng.integers(1, 3, size=(rows, n))
+    dom = np.repeat(["calm", "busy"], rows // 2)
+    busy = rng.random((rows, n)) < np.where(dom == "busy", 0.6, 0.1)[:, None]
+    nxt = np.where(busy, 2, s)                               # busy periods push states to label 2
+    df = pd.DataFrame({"domain": dom, "episode": np.arange(rows) // 10, "t": np.arange(rows) % 10,
+                       "s0_0": s[:, 0], "s1_0": s[:, 1], "a0": a[:, 0], "a1": a[:, 1],
+                       "r0": (s[:, 0] == 2).astype(float), "r1": (a[:, 1] == 1).astype(float),
+                       "s0_0_next": nxt[:, 0], "s1_0_next": nxt[:, 1]})
+    data, cb = read_table(df, network_from_dict(NET))
+    assert data.states.dtype == np.uint8 and data.rewards.dtype == np.float32 and cb.variables["a0"] == [1, 2]
+    np.testing.assert_array_equal(data.states, s - 1)
+    graph = LocalDiscovery(alpha=0.001).fit(data).graph_
+    assert graph.parents["r0"] == {"s0_0"} and graph.parents["r1"] == {"a1"}
+    assert "domain" in graph.parents["s0_0"] and "domain" in graph.parents["s1_0"]
+    model = DiscoveredModel(graph).fit(data, domain_factors=np.array([[0.6, 0.6], [0.1, 0.1]]))
+    states = model.reset(500, rng, domain_factor=np.array([0.6, 0.6]))
+    _, r = model.step(states, np.zeros((500, 2), dtype=np.int64), rng)
+    np.testing.assert_array_equal(r[:, 0], states[:, 0])     # r0 = 1 exactly when s0_0 is label 2 (code 1)
+    np.testing.assert_array_equal(r[:, 1], 1.0)              # a1 = code 0 = label 1
