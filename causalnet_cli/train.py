@@ -70,8 +70,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_env_flags(parser)
     alg = parser.add_argument_group("algorithm")
     alg.add_argument("--kappa", type=int, default=1, help="neighbourhood radius (default 1)")
-    alg.add_argument("--gamma", type=float, default=0.7, help="discount (default 0.7)")
-    alg.add_argument("--horizon", type=int, default=10, help="T, steps per outer iteration (default 10)")
+    alg.add_argument("--gamma", type=float, default=None,
+                     help="discount (default 0.7; with --model, the run's network file)")
+    alg.add_argument("--horizon", type=int, default=None,
+                     help="T, steps per outer iteration (default 10; with --model, the run's)")
     alg.add_argument("--iterations", type=int, default=120_000,
                      help="outer iterations (sac-ft: fine-tuning iterations; default 120000)")
     alg.add_argument("--critic", choices=["persistent", "reset"], default="persistent",
@@ -92,6 +94,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     dom.add_argument("--target", default=None, metavar="P",
                      help="target domain factor: required by sac-lfs and sac-ft; for gsac/sac-mtl the "
                           "evaluation domain (default: the environment's own, --arrival)")
+    dom.add_argument("--model", default=None, metavar="DIR",
+                     help="train inside the discovered model of a causalnet run folder of your own system "
+                          "(its graph, source coordinates and target coordinate are the defaults)")
     dom.add_argument("--pretrain-iterations", type=int, default=None,
                      help="sac-ft: pre-training iterations over the sources (default --iterations)")
     ev = parser.add_argument_group("evaluation and runs")
@@ -115,13 +120,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 # ------------------------------------------------------------------ resolution
 def _check_flags(args: argparse.Namespace) -> None:
-    for flag, value, least in (("--kappa", args.kappa, 0), ("--horizon", args.horizon, 1),
+    horizon = 10 if args.horizon is None else args.horizon
+    for flag, value, least in (("--kappa", args.kappa, 0), ("--horizon", horizon, 1),
                                ("--iterations", args.iterations, 0), ("--eval-every", args.eval_every, 0),
                                ("--eval-episodes", args.eval_episodes, 2), ("--seed", args.seed, 0),
                                ("--seeds", args.seeds, 1), ("--checkpoint-every", args.checkpoint_every, 0)):
         if value < least:
             raise ValueError(f"{flag}: must be an integer >= {least}, got {value}")
-    if not 0.0 <= args.gamma <= 1.0:
+    if args.gamma is not None and not 0.0 <= args.gamma <= 1.0:
         raise ValueError(f"--gamma: must lie in [0, 1], got {args.gamma}")
     if not args.actor_lr > 0:
         raise ValueError(f"--actor-lr: must be > 0, got {args.actor_lr}")
@@ -133,7 +139,7 @@ def _check_flags(args: argparse.Namespace) -> None:
     if args.graph is not None and algo != "gsac":
         raise ValueError(f"--graph applies to --algo gsac only (got --algo {algo}; the SAC baselines use "
                          "kappa-hop truncation)")
-    if args.target is None and algo in _TARGET_ALGOS:
+    if args.target is None and algo in _TARGET_ALGOS and not getattr(args, "model", None):
         raise ValueError(f"--target is required by --algo {algo}")
     if args.target is not None and algo == "sac":
         raise ValueError("--target does not apply to --algo sac (it trains and is evaluated in the env's own "
@@ -206,27 +212,46 @@ def resolve(args: argparse.Namespace) -> dict[str, Any]:
     if getattr(args, "force", False) and args.resume:
         raise ValueError("--force and --resume exclude each other (replace the folder, or continue it)")
     out = check_out_dir(args.out, force=getattr(args, "force", False), resume=args.resume, resumable=True)
-    env = build_env(args)
+    model = None
+    if getattr(args, "model", None):   # the discovered model of an own-system run (causalnet_cli/model_env.py)
+        from causalnet_cli.model_env import load_model_folder
+        model = load_model_folder(args.model)
+    env = build_env(args) if model is None else model["env"]
     n = env.n_agents
     algo = args.algo
-    graph, graph_info, folder = _load_graph(args.graph, env) if algo == "gsac" else (
-        env.true_graph(), {"kind": "true", "used_for": "spec only (truncation inputs)"}, None)
+    if model is not None and args.graph is None:
+        graph, graph_info, folder = model["graph"], {"kind": "model", "path": model["folder"]}, None
+    else:
+        graph, graph_info, folder = _load_graph(args.graph, env) if algo == "gsac" else (
+            env.true_graph(), {"kind": "true", "used_for": "spec only (truncation inputs)"}, None)
     sources = _source_factors(args, n) if algo in _SOURCE_ALGOS else None
     w_hat = None
-    if algo == "gsac" and folder is not None:
+    if model is not None:
+        if args.domains is None and sources is not None:
+            sources = model["sources"]
+        graph_info["w_hat"] = "the run's domain coordinates"
+    elif algo == "gsac" and folder is not None:
         w_hat = _estimated_w_hat(folder, sources)
         graph_info["w_hat"] = "estimated (domain_factors.json)" if w_hat is not None else "true source factors"
     elif algo == "gsac":
         graph_info["w_hat"] = "true source factors"
     target = None if args.target is None else factor_vector(args.target, n, "--target")
+    if model is not None and target is None and algo != "sac":
+        target = model["target"]          # the run's estimated target coordinate
     eval_domain = target if target is not None else np.asarray(env.domain_factor, dtype=np.float64)
-    config = algorithm_config(algo, GSACConfig(kappa=args.kappa, gamma=args.gamma, horizon=args.horizon,
+    gamma = args.gamma if args.gamma is not None else (model["gamma"] if model and model["gamma"] is not None
+                                                       else 0.7)
+    horizon = args.horizon if args.horizon is not None else (model["horizon"] if model and model["horizon"]
+                                                             else 10)
+    config = algorithm_config(algo, GSACConfig(kappa=args.kappa, gamma=gamma, horizon=horizon,
                                                critic=args.critic, actor_lr=args.actor_lr, restart=args.restart,
                                                features=args.features, critic_timing=args.critic_timing))
     seeds = [args.seed + r for r in range(args.seeds)]
     pretrain = args.iterations if args.pretrain_iterations is None else args.pretrain_iterations
     resolved = {
-        "command": NAME, "algorithm": algo, "env": env.config() if hasattr(env, "config") else {"env": args.env},
+        "command": NAME, "algorithm": algo,
+        "env": env.config() if hasattr(env, "config") else {"env": "model" if model is not None else args.env,
+                                                            **({"model": model["folder"]} if model else {})},
         "config": config.to_dict(), "graph": graph_info,
         "source_factors": None if sources is None else sources.tolist(),
         "source_w_hat": None if w_hat is None else w_hat.tolist(),

@@ -186,3 +186,15 @@ def test_report_command_rebuilds_an_own_system_report(run_folder, capsys):
     (run_folder / "report.md").unlink()
     assert main(["report", str(run_folder)]) == 0
     assert "model-based estimate" in (run_folder / "report.md").read_text()
+
+
+def test_train_inside_the_discovered_model_of_a_run_folder(run_folder, tmp_path, capsys):
+    out = tmp_path / "train"
+    assert main(["train", "--model", str(run_folder), "--iterations", "40", "--eval-every", "20",
+                 "--eval-episodes", "20", "--seeds", "2", "--out", str(out), "--no-progress"]) == 0
+    cfg = json.loads((out / "config.json").read_text())
+    coords = json.loads((run_folder / "domain_factors.json").read_text())["coordinates"]
+    assert cfg["config"]["gamma"] == 0.9 and cfg["config"]["horizon"] == 10     # the run's, not 0.7
+    assert cfg["source_factors"] == [[v] * N for v in coords["sources"]] and cfg["env"]["env"] == "model"
+    assert cfg["eval_domain_factor"] == [coords["target"]] * N
+    assert (out / "policy" / "policy.json").is_file()
