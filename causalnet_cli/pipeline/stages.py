@@ -240,7 +240,7 @@ def _gsac_config(ctx: PipelineContext):
 
     t = ctx.config.train
     return GSACConfig(kappa=ctx.config.acr.kappa, gamma=t.gamma, horizon=ctx.config.data.horizon,
-                      actor_lr=t.actor_lr, critic=t.critic)
+                      actor_lr=t.actor_lr, critic=t.critic, actor=t.actor)
 
 
 def _train(ctx: PipelineContext, method: str) -> list[Path]:
