@@ -69,3 +69,12 @@ def test_errors_and_unaffected_agents():
         LatentDomainFactorEstimator(ENV.true_graph(), n_bootstrap=1)
     with pytest.raises(RuntimeError, match="before fit"):
         LatentDomainFactorEstimator(ENV.true_graph()).estimate(None)
+
+
+def test_pipeline_key_selects_the_estimator():
+    from causalnet_cli.pipeline.config import ConfigError, config_from_dict
+
+    assert config_from_dict({"domains": {"estimator": "latent"}}).domains.estimator == "latent"
+    assert config_from_dict({}).domains.estimator == "principal"
+    with pytest.raises(ConfigError, match="estimator"):
+        config_from_dict({"domains": {"estimator": "pca"}})

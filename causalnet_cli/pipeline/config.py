@@ -71,6 +71,10 @@ class DomainsSection:
 
     sources: tuple[float, ...] = _opt((0.2, 0.5, 0.8), "domain factors of the source domains", low=0.0, high=1.0)
     target: float = _opt(0.65, "domain factor of the unseen target domain", low=0.0, high=1.0)
+    estimator: Literal["principal", "latent"] = _opt(
+        "principal", "domain-factor estimator: principal axis of the conditional probabilities (on the w "
+        "scale for the built-in systems) or per-agent latent factor by likelihood (its own scale; for "
+        "conditional domain changes)")
 
 
 @dataclass(frozen=True)
