@@ -12,7 +12,8 @@ the run folder is created, so bad input leaves nothing half-written.
 
 Domain factors: :data:`DOMAIN_FACTOR_ESTIMATOR` is the one function that estimates
 ``w_hat`` of every source domain and of the target from the logs and the learned
-graph; replace it (one line) to use another estimator. :func:`domain_coordinates` then
+graph; replace it (one line) to use another estimator. ``domains.estimator = "latent"``
+picks the likelihood-based latent estimator instead (:data:`ESTIMATORS`). :func:`domain_coordinates` then
 turns the estimates into the coordinate that the discovered model and the policies
 use: the user's own factor scale when ``domain_values`` gives every source's factor
 (the target's factor is then read off a per-agent linear calibration of ``w_hat``),
@@ -36,7 +37,7 @@ from causalnet.network_file import NetworkFile, load_network_file, network_from_
 from causalnet.tables_read import TableError, read_table
 from causalnet_cli.pipeline.config import ConfigError, RunConfig
 
-__all__ = ["DOMAIN_FACTOR_ESTIMATOR", "OWN_KINDS", "OwnInputs", "build_simulator", "domain_coordinates",
+__all__ = ["DOMAIN_FACTOR_ESTIMATOR", "ESTIMATORS", "OWN_KINDS", "OwnInputs", "build_simulator", "domain_coordinates",
            "estimate_domain_factors", "is_own_system", "prepare_inputs", "stage_domain_factors_own", "stage_load"]
 
 logger = logging.getLogger(__name__)
@@ -194,16 +195,32 @@ def _frequency_estimator(graph: FactoredGraph, source: Transitions, target: Tran
     return est.w_hat_, w_target, {"estimator": "DomainFactorEstimator", "affected": est.affected_}
 
 
-#: ``(graph, source, target) -> (w_hat of each source (M, n), w_hat of the target (n,), info)``;
-#: swap this one line for another estimator (``nan`` = no estimate for that agent).
-DOMAIN_FACTOR_ESTIMATOR: Callable[[FactoredGraph, Transitions, Transitions],
-                                  tuple[np.ndarray, np.ndarray, dict[str, Any]]] = _frequency_estimator
+def _latent_estimator(graph: FactoredGraph, source: Transitions, target: Transitions
+                      ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """:class:`~causalnet.domain_factors_latent.LatentDomainFactorEstimator` (per-agent latent factor by likelihood)."""
+    from causalnet.domain_factors_latent import LatentDomainFactorEstimator
+
+    est = LatentDomainFactorEstimator(graph, n_bootstrap=20, rng=0).fit(source)
+    w_target, _ = est.estimate(target)
+    return est.w_hat_, w_target, {"estimator": "LatentDomainFactorEstimator"}
 
 
-def estimate_domain_factors(graph: FactoredGraph, source: Transitions, target: Transitions
-                            ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Raw ``w_hat`` of the sources and the target, through :data:`DOMAIN_FACTOR_ESTIMATOR`."""
-    w_src, w_tgt, info = DOMAIN_FACTOR_ESTIMATOR(graph, source, target)
+#: ``(graph, source, target) -> (w_hat of each source (M, n), w_hat of the target (n,), info)`` by the name of
+#: ``domains.estimator``; the default is :data:`DOMAIN_FACTOR_ESTIMATOR` (``nan`` = no estimate for that agent).
+ESTIMATORS: dict[str, Callable[[FactoredGraph, Transitions, Transitions],
+                               tuple[np.ndarray, np.ndarray, dict[str, Any]]]] = {
+    "principal": _frequency_estimator, "latent": _latent_estimator}
+
+#: The estimator of the default ``domains.estimator = "principal"``: swap this one line for another estimator.
+DOMAIN_FACTOR_ESTIMATOR = _frequency_estimator
+
+
+def estimate_domain_factors(graph: FactoredGraph, source: Transitions, target: Transitions, *,
+                            kind: str = "principal") -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Raw ``w_hat`` of the sources and the target: :data:`DOMAIN_FACTOR_ESTIMATOR` for ``"principal"``,
+    else ``ESTIMATORS[kind]``."""
+    fn = DOMAIN_FACTOR_ESTIMATOR if kind == "principal" else ESTIMATORS[kind]
+    w_src, w_tgt, info = fn(graph, source, target)
     return np.asarray(w_src, dtype=np.float64), np.asarray(w_tgt, dtype=np.float64), dict(info)
 
 
@@ -248,7 +265,7 @@ def stage_domain_factors_own(ctx) -> list[Path]:
     source = ctx.data()
     target = Transitions.load(ctx.path("data/target"))
     net = ctx.read_json("network.json")
-    w_src, w_tgt, info = estimate_domain_factors(graph, source, target)
+    w_src, w_tgt, info = estimate_domain_factors(graph, source, target, kind=ctx.config.domains.estimator)
     known = net.get("source_factors_known")
     coords = domain_coordinates(w_src, w_tgt, None if known is None else np.asarray(known, dtype=np.float64))
     ctx.echo(f"domain coordinates ({coords['units']}): sources {np.round(coords['sources'], 4).tolist()}, "
