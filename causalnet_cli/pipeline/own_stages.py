@@ -63,7 +63,7 @@ def _gsac_config(ctx):
 
     net, t = _net(ctx), ctx.config.train
     return GSACConfig(kappa=ctx.config.acr.kappa, gamma=float(net["gamma"]), horizon=int(net["horizon"]),
-                      actor_lr=t.actor_lr, critic=t.critic)
+                      actor_lr=t.actor_lr, critic=t.critic, actor=t.actor)
 
 
 def _simulator(ctx):
