@@ -164,10 +164,22 @@ def _source_factors(args: argparse.Namespace, n: int) -> np.ndarray:
     return np.repeat(np.asarray(values, dtype=np.float64)[:, None], n, axis=1)
 
 
+def _spec_graph(env) -> FactoredGraph:
+    """The environment's true graph, or an empty graph of its spec (the truncation baselines need the spec only)."""
+    try:
+        return env.true_graph()
+    except NotImplementedError:
+        return FactoredGraph(env.spec, {})
+
+
 def _load_graph(text: str | None, env) -> tuple[FactoredGraph, dict[str, Any], Path | None]:
     """The graph of ``--graph`` and its description; the discover folder when one was given."""
     if text is None or text.strip().lower() == "true":
-        return env.true_graph(), {"kind": "true"}, None
+        try:
+            return env.true_graph(), {"kind": "true"}, None
+        except NotImplementedError:
+            raise ValueError("--graph: this environment has no known true graph; give a graph.json or a "
+                             "causalnet discover folder (or --model DIR)") from None
     path = Path(text)
     folder = path if path.is_dir() else None
     file = path / "graph.json" if folder is not None else path
@@ -227,7 +239,7 @@ def resolve(args: argparse.Namespace) -> dict[str, Any]:
         graph, graph_info, folder = model["graph"], {"kind": "model", "path": model["folder"]}, None
     else:
         graph, graph_info, folder = _load_graph(args.graph, env) if algo == "gsac" else (
-            env.true_graph(), {"kind": "true", "used_for": "spec only (truncation inputs)"}, None)
+            _spec_graph(env), {"kind": "true", "used_for": "spec only (truncation inputs)"}, None)
     sources = _source_factors(args, n) if algo in _SOURCE_ALGOS else None
     w_hat = None
     if model is not None:

@@ -198,3 +198,22 @@ def test_train_inside_the_discovered_model_of_a_run_folder(run_folder, tmp_path,
     assert cfg["source_factors"] == [[v] * N for v in coords["sources"]] and cfg["env"]["env"] == "model"
     assert cfg["eval_domain_factor"] == [coords["target"]] * N
     assert (out / "policy" / "policy.json").is_file()
+
+
+def test_discover_and_train_on_a_pettingzoo_factory(logs, tmp_path, capsys):
+    flags = ["--env", "tests.sis_system:make_sis", "--network", str(logs / "net.json"),
+             "--factory-kwargs", f"{{n_agents = {N}, max_steps = 200}}", "--domain-kwarg", "beta"]
+    assert main(["discover", *flags, "--domains", "0.05,0.6", "--trajectories", "300",
+                 "--out", str(tmp_path / "disc")]) == 0
+    from causalnet.graph import FactoredGraph
+
+    graph = FactoredGraph.load(tmp_path / "disc" / "graph.json")
+    assert graph.parents["r0"] == {"s0_0", "a0"}                      # reward = -sick - 0.35 * treat
+    assert any("domain" in graph.parents[f"s{i}_0"] for i in range(N))  # beta drives the infections
+    assert main(["train", *flags, "--graph", str(tmp_path / "disc"), "--domains", "0.05,0.6", "--target", "0.3",
+                 "--iterations", "20", "--eval-every", "0", "--eval-episodes", "10", "--gamma", "0.9",
+                 "--out", str(tmp_path / "train"), "--no-progress"]) == 0
+    assert json.loads((tmp_path / "train" / "config.json").read_text())["env"]["factory"] == "tests.sis_system:make_sis"
+    capsys.readouterr()
+    assert main(["train", *flags, "--iterations", "5", "--out", str(tmp_path / "t2"), "--no-progress"]) == 2
+    assert "no known true graph" in capsys.readouterr().err
