@@ -1,7 +1,8 @@
 """Your own system end to end: CSV logs (text labels) or a PettingZoo factory in, a report out; bad input refused.
 
 The system is the SIS epidemic of ``tests/sis_system.py``, reached only through its CSV
-logs or through ``--env tests.sis_system:make_sis``.
+logs or through ``--env tests.sis_system:make_sis``. The tests that run the whole pipeline are
+``slow`` (``pytest -m slow``); the bad-input tests stop before any work and stay in the default run.
 """
 
 import json
@@ -58,6 +59,7 @@ def run_folder(logs):
     return out
 
 
+@pytest.mark.slow
 def test_cli_run_from_csv_logs_alone(run_folder):
     out = run_folder
     codebook = Codebook.load(out / "codebook.json")
@@ -161,6 +163,7 @@ def test_missing_gamma_is_an_error_not_a_wireless_default(logs, tmp_path, capsys
     assert code == 2 and "no discount factor" in err[0]
 
 
+@pytest.mark.slow
 def test_evaluate_a_deployed_policy_in_the_simulator_from_the_command_line(logs, run_folder, tmp_path, capsys):
     out = run_folder
     # the logs say healthy/sick and wait/treat; the simulator speaks 0/1: a codebook with its values translates
@@ -182,12 +185,14 @@ def test_evaluate_a_deployed_policy_in_the_simulator_from_the_command_line(logs,
     assert bad == 2 and "cannot import module 'tests.nowhere'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_report_command_rebuilds_an_own_system_report(run_folder, capsys):
     (run_folder / "report.md").unlink()
     assert main(["report", str(run_folder)]) == 0
     assert "model-based estimate" in (run_folder / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_train_inside_the_discovered_model_of_a_run_folder(run_folder, tmp_path, capsys):
     out = tmp_path / "train"
     assert main(["train", "--model", str(run_folder), "--iterations", "40", "--eval-every", "20",
@@ -200,6 +205,7 @@ def test_train_inside_the_discovered_model_of_a_run_folder(run_folder, tmp_path,
     assert (out / "policy" / "policy.json").is_file()
 
 
+@pytest.mark.slow
 def test_discover_and_train_on_a_pettingzoo_factory(logs, tmp_path, capsys):
     flags = ["--env", "tests.sis_system:make_sis", "--network", str(logs / "net.json"),
              "--factory-kwargs", f"{{n_agents = {N}, max_steps = 200}}", "--domain-kwarg", "beta"]

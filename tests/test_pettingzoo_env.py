@@ -79,6 +79,7 @@ def test_agent_count_must_match_the_network_file():
         PettingZooNetworkedEnv("tests.sis_system:make_sis", NET, factory_kwargs={"n_agents": 5})
 
 
+@pytest.mark.slow
 def test_discovered_model_passes_the_parallel_api_test():
     from pettingzoo.test import parallel_api_test
 

@@ -127,6 +127,7 @@ def test_network_file_toml_and_json(tmp_path):
         load_network_file(tmp_path / "bad.toml")
 
 
+@pytest.mark.slow
 def test_coded_uint8_float32_data_flows_through_discovery_and_the_model():
     """1-based integer labels, 0/1 rewards: uint8 codes and float32 rewards work downstream unchanged."""
     from causalnet import DiscoveredModel, LocalDiscovery
