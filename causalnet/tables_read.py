@@ -4,7 +4,7 @@ One row of a wide table is one step of the whole network. Columns (names from th
 network file, :mod:`causalnet.network_file`):
 
 ``domain``            domain label (any values: ``0``, ``"beta=0.2"``, ``0.35``)
-``episode``           episode label (any values, unique over the table)
+``episode``           episode label (any values; unique within its domain)
 ``t``                 integer time step; the rows of an episode have ``t0, t0+1, ...``
 ``<state name>``      one column per state coordinate
 ``<action name>``     one column per agent
@@ -175,8 +175,8 @@ def read_table(source: Any, network: NetworkFile, *, codebook: Codebook | None =
     ------
     TableError
         Missing or extra columns, a missing ``_next`` column, mixed label types, a
-        continuous-looking column, an empty cell, a non-numeric reward, an episode spread
-        over two domains, or a row whose ``t`` does not follow its episode.
+        continuous-looking column, an empty cell, a non-numeric reward, or a row whose ``t``
+        does not follow its episode.
     """
     src = _open(source)
     if src.kind == "npz":
@@ -265,7 +265,7 @@ def read_table(source: Any, network: NetworkFile, *, codebook: Codebook | None =
         if reused:
             raise TableError(f"{src.name}: domain label {reused[0]!r} is already used by a source domain; the "
                              "target's domains need labels of their own")
-    _check_episodes(domain, episode, time, dom_labels, ep_coder.labels, where, src.name)
+    episode = _check_episodes(domain, episode, time, dom_labels, ep_coder.labels, where, src.name)
     cards_s = [len(labels[s]) for s in network.state_names]
     cards_a = [len(labels[a]) for a in network.action_names]
     spec = network.to_spec(cards_s, cards_a)
@@ -351,23 +351,25 @@ def _remap(codes: np.ndarray, perms: list[np.ndarray], block_cells: int = 1 << 2
         codes[r0:r0 + step, cols] = table.ravel()[sub + offsets]
 
 
-def _check_episodes(domain, episode, time, dom_labels, ep_labels, where, src: str) -> None:
-    """Each episode lies in one domain and its rows have consecutive ``t`` (in any row order)."""
-    order = np.lexsort((time, episode))
-    e, t, d = episode[order], time[order], domain[order]
+def _check_episodes(domain, episode, time, dom_labels, ep_labels, where, src: str) -> np.ndarray:
+    """Episode ids ``0..E-1`` of the (domain, episode label) pairs; each episode's ``t`` must be consecutive.
+
+    Episode labels need only be unique within a domain (logs often restart them per period).
+    Rows may come in any order.
+    """
+    pair = domain.astype(np.int64) * (int(episode.max()) + 1 if episode.size else 1) + episode
+    _, ids = np.unique(pair, return_inverse=True)
+    order = np.lexsort((time, ids))
+    e, t = ids[order], time[order]
     same = e[1:] == e[:-1]
-    bad_dom = same & (d[1:] != d[:-1])
-    if bad_dom.any():
-        k = int(np.flatnonzero(bad_dom)[0])
-        raise TableError(f"{src}: episode {ep_labels[e[k]]!r} appears in domains {dom_labels[d[k]]!r} and "
-                         f"{dom_labels[d[k + 1]]!r} ({where(int(order[k + 1]), 'domain')}); an episode lies in "
-                         "one domain")
     bad_t = same & (t[1:] != t[:-1] + 1)
     if bad_t.any():
         k = int(np.flatnonzero(bad_t)[0])
         row = int(order[k + 1])
         raise TableError(f"{src}: {where(row, 't')} has t = {int(t[k + 1])}, which does not follow t = {int(t[k])} "
-                         f"of episode {ep_labels[e[k]]!r} (expected {int(t[k]) + 1}: no gaps or repeats)")
+                         f"of episode {ep_labels[episode[row]]!r} in domain {dom_labels[domain[row]]!r} (expected "
+                         f"{int(t[k]) + 1}: no gaps or repeats)")
+    return ids.astype(np.int64)
 
 
 def _read_npz(path: Path, network: NetworkFile) -> tuple[Transitions, Codebook]:

@@ -240,9 +240,14 @@ def domain_coordinates(w_src: np.ndarray, w_tgt: np.ndarray, known: np.ndarray |
     finite = np.isfinite(w_src).all(axis=0) & np.isfinite(w_tgt)
     spread = np.where(finite, np.nanstd(np.where(np.isfinite(w_src), w_src, 0.0), axis=0), 0.0)
     usable = finite & (spread > 1e-9)
-    if not usable.any():
-        raise ValueError("no agent's domain-factor estimate varies across the source domains: the learned graph "
-                         "has no usable domain edge (more source data, or more different source domains, help)")
+    if not usable.any():   # no domain edge was learned: the domains look alike, the coordinate is not used
+        logger.warning("no agent's domain-factor estimate varies across the source domains; the domain "
+                       "coordinate is constant (policies will not depend on the domain)")
+        m = w_src.shape[0]
+        base = (np.asarray(known, dtype=np.float64) if known is not None and len(known) == m
+                else np.zeros(m))
+        return {"units": "none (no domain edge learned)", "sources": base, "target": float(base.mean()),
+                "target_per_agent": [], "agents_used": []}
     x, xt = w_src[:, usable], w_tgt[usable]
     if known is not None and len(known) >= 2 and np.ptp(known) > 0:
         slopes, per_agent = [], []
