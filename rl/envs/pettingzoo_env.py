@@ -121,6 +121,7 @@ class PettingZooNetworkedEnv(NetworkedEnv):
         self.spec: NetworkSpec = self._read_spaces(probe)
         self._pool: dict[tuple, list[Any]] = {self._key(self.domain_factor): [probe]}
         self._batches: list[dict[str, Any]] = []
+        self._live: list[dict[str, Any]] = []   # recent batches of this object and its copies (instances in use)
 
     # ------------------------------------------------------------ building
     def _key(self, w: np.ndarray) -> tuple:
@@ -228,8 +229,9 @@ class PettingZooNetworkedEnv(NetworkedEnv):
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         w = self._domain_factor(domain_factor, batch_size)
         seeds = rng.integers(0, 2 ** 31 - 1, size=batch_size)
-        keep = self._batches[-(_KEEP_BATCHES - 1):] if _KEEP_BATCHES > 1 else []
-        busy = {id(e) for b in keep for e in b["envs"]}
+        keep = self._batches[-(_KEEP_BATCHES - 1):]
+        live = self._live[-(2 * _KEEP_BATCHES - 1):]     # copies share the instance pool: their batches are busy
+        busy = {id(e) for b in live for e in b["envs"]}
         envs, states = [], np.empty((batch_size, self.spec.n_state), dtype=np.int64)
         for b in range(batch_size):
             env = self._instance(w[b], busy)
@@ -241,7 +243,9 @@ class PettingZooNetworkedEnv(NetworkedEnv):
             obs, _ = env.reset(seed=int(seeds[b]), options=options)
             self._state_row(obs, states[b])
             envs.append(env)
-        self._batches = keep + [{"envs": envs, "states": states.copy(), "w": np.array(w), "steps": 0}]
+        batch = {"envs": envs, "states": states.copy(), "w": np.array(w), "steps": 0}
+        self._batches = keep + [batch]
+        self._live[:] = live + [batch]
         return states
 
     def step(self, states: np.ndarray, actions: np.ndarray, rng: np.random.Generator, *,
