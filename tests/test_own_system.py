@@ -223,3 +223,36 @@ def test_discover_and_train_on_a_pettingzoo_factory(logs, tmp_path, capsys):
     capsys.readouterr()
     assert main(["train", *flags, "--iterations", "5", "--out", str(tmp_path / "t2"), "--no-progress"]) == 2
     assert "no known true graph" in capsys.readouterr().err
+
+
+def test_domain_coordinates_calibrate_to_user_units_or_standardise():
+    from causalnet_cli.pipeline.own_system import domain_coordinates
+
+    # two agents whose w_hat is an affine image of the true factor (different slopes), one agent without estimate
+    true = np.array([0.1, 0.2, 0.4])
+    w_src = np.stack([0.05 + 0.5 * true, 0.3 + 0.1 * true, np.full(3, np.nan)], axis=1)
+    w_tgt = np.array([0.05 + 0.5 * 0.3, 0.3 + 0.1 * 0.3, np.nan])
+    c = domain_coordinates(w_src, w_tgt, true)
+    assert c["units"] == "user" and c["agents_used"] == [0, 1]
+    np.testing.assert_allclose(c["sources"], true)
+    np.testing.assert_allclose(c["target"], 0.3)
+    s = domain_coordinates(w_src, w_tgt, None)
+    z = (true - true.mean()) / true.std()
+    np.testing.assert_allclose(s["sources"], z)
+    np.testing.assert_allclose(s["target"], (0.3 - true.mean()) / true.std())
+    none = domain_coordinates(np.full((3, 2), 0.5), np.full(2, 0.5), None)
+    assert none["agents_used"] == [] and none["target"] == 0.0
+
+
+def test_the_domain_factor_estimator_is_swapped_with_one_line(monkeypatch):
+    from causalnet_cli.pipeline import own_system
+
+    calls = []
+
+    def fake(graph, source, target):
+        calls.append((graph, len(source), len(target)))
+        return np.ones((2, 3)), np.full(3, 2.0), {"estimator": "fake"}
+
+    monkeypatch.setattr(own_system, "DOMAIN_FACTOR_ESTIMATOR", fake)
+    w_src, w_tgt, info = own_system.estimate_domain_factors("g", [1, 2], [3])
+    assert calls == [("g", 2, 1)] and info == {"estimator": "fake"} and w_tgt.tolist() == [2.0] * 3
