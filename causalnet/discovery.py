@@ -31,6 +31,7 @@ from typing import Any, Literal, Sequence
 import numpy as np
 
 from causalnet.citests import (CITestFactory, ContingencyTest, FisherZTest, causallearn_test)
+from causalnet.citests_regression import RegressionTest
 from causalnet.data import Transitions
 from causalnet.discovery_core import EliminationResult, EncodedData, NodeKey, eliminate_candidates
 from causalnet.graph import FactoredGraph
@@ -39,9 +40,13 @@ __all__ = ["DiscoveryError", "LocalDiscovery", "check_discovery_params"]
 
 logger = logging.getLogger(__name__)
 
-CITestOption = Literal["gsq", "chisq", "fisherz", "kci"]
+CITestOption = Literal["auto", "gsq", "chisq", "fisherz", "regression", "additive", "kci", "fastkci", "rcit"]
 Backend = Literal["fast", "causal-learn"]
-_TEST_NAMES = ("gsq", "chisq", "fisherz", "kci")
+_TEST_NAMES = ("auto", "gsq", "chisq", "fisherz", "regression", "additive", "kci", "fastkci", "rcit")
+_RAW_TESTS = ("fisherz", "regression", "additive", "kci", "fastkci", "rcit")
+_REGRESSION_BASIS = {"regression": "linear", "additive": "spline"}
+#: test chosen by ``ci_test="auto"`` for a block with a continuous column
+AUTO_CONTINUOUS_TEST = "additive"
 _MIN_AGENTS_FOR_PROCESSES = 8
 
 
@@ -77,7 +82,7 @@ class _Job:
 
     target: int
     candidates: list[int]
-    test_name: str          # resolved per target: gsq/chisq/fisherz/kci or "factory"
+    test_name: str          # resolved per target: a name of _TEST_NAMES (not auto) or "factory"
 
 
 @dataclass
@@ -98,10 +103,16 @@ class _Settings:
     backend: str
     factory: CITestFactory | None
     min_samples_per_cell: float
+    domain_name: str = "domain"
 
 
-def _make_test(chunk: _Chunk, job: _Job, block: list[int], settings: _Settings):
-    """The CI test for one target's block, and a function flagging underpowered tests."""
+def _make_test(chunk: _Chunk, job: _Job, block: list[int], settings: _Settings,
+               previous: tuple | None = None):
+    """The CI test for one target's block, and a function flagging underpowered tests.
+
+    ``previous`` is ``(test_name, candidates, test)`` of the last target: a
+    regression test over the same candidates is reused with a new response.
+    """
     n = chunk.codes.shape[0]
     name = job.test_name
     if name == "factory":
@@ -119,6 +130,19 @@ def _make_test(chunk: _Chunk, job: _Job, block: list[int], settings: _Settings):
             return ContingencyTest(codes, cards, statistic=name), underpowered
         return causallearn_test(codes, name), underpowered
     raw = chunk.raw[:, block]
+    if name in _REGRESSION_BASIS:
+        if previous is not None and previous[0] == name and previous[1] == job.candidates:
+            test = previous[2].for_response(0, raw[:, 0])
+        else:
+            domain = [k for k, j in enumerate(block) if chunk.keys[j][0] == settings.domain_name]
+            test = RegressionTest(raw, chunk.cards[block] > 0, basis=_REGRESSION_BASIS[name],
+                                  shift_columns=domain)
+        need_rows = settings.min_samples_per_cell
+
+        def underpowered_reg(x: int, y: int, s: tuple[int, ...]) -> bool:
+            return n < need_rows * (test.n_regressors(x, s) + 1)
+
+        return test, underpowered_reg
     if name == "fisherz":
         need = settings.min_samples_per_cell
 
@@ -134,12 +158,14 @@ def _make_test(chunk: _Chunk, job: _Job, block: list[int], settings: _Settings):
 def _run_chunk(chunk: _Chunk, settings: _Settings) -> list[EliminationResult]:
     """Parent selection for every target of a chunk (the unit of work of a process)."""
     out = []
+    previous = None
     for job in chunk.jobs:
         block = [job.target, *job.candidates]
         if not job.candidates:
             out.append(EliminationResult([], {}, {}, 0, 0))
             continue
-        test, underpowered = _make_test(chunk, job, block, settings)
+        test, underpowered = _make_test(chunk, job, block, settings, previous)
+        previous = (job.test_name, job.candidates, test) if isinstance(test, RegressionTest) else None
         res = eliminate_candidates(test, range(1, len(block)), alpha=settings.alpha,
                                    max_cond_size=settings.max_cond_size, target=0,
                                    underpowered=underpowered)
@@ -161,11 +187,18 @@ class LocalDiscovery:
     alpha : float
         Significance level of every CI test (a candidate is removed when a test
         gives ``p > alpha``).
-    ci_test : {"gsq", "chisq", "fisherz", "kci"} or callable
+    ci_test : {"gsq", "auto", "chisq", "fisherz", "regression", "additive", "kci", "fastkci", "rcit"} or callable
         The conditional-independence test. ``gsq``/``chisq`` apply to targets whose
         block (target and candidates) is all discrete; a block with a continuous
-        column falls back to ``fisherz`` (recorded in ``ci_tests_``). ``fisherz``
-        and ``kci`` use the original values. A callable is a test factory
+        column falls back to ``fisherz`` (recorded in ``ci_tests_``; a
+        ``UserWarning`` when continuous *state* columns are involved, because
+        fisherz uses the domain label as a number). ``auto`` picks ``gsq`` for an
+        all-discrete block and ``additive`` otherwise. ``regression`` / ``additive``
+        are :class:`causalnet.citests_regression.RegressionTest` with a linear /
+        spline basis (domain and actions indicator-coded; mean, slope and
+        variance shifts detected). ``fisherz``, ``kci``, ``fastkci`` and ``rcit``
+        use the original values (the last three through causal-learn; see
+        ``docs/discovery.md`` for their cost). A callable is a test factory
         ``factory(data, columns) -> test`` with ``test(x, y, S) -> p``, called once
         per target on the block ``[target, candidates...]`` (columns are node keys
         ``(name, 1)`` for the target, ``(name, 0)`` for time t); see
@@ -310,7 +343,7 @@ class LocalDiscovery:
 
         settings = _Settings(float(self.alpha), None if self.max_cond_size is None else int(self.max_cond_size),
                              self.backend, self.ci_test if callable(self.ci_test) else None,
-                             float(self.min_samples_per_cell))
+                             float(self.min_samples_per_cell), spec.domain_name)
         workers = self._n_workers(spec.n_agents)
         chunks, chunk_targets = self._make_chunks(enc, per_agent, workers)
         results = self._run(chunks, settings, workers, progress=bool(self.progress))
@@ -322,7 +355,10 @@ class LocalDiscovery:
     def _resolve_test(self, enc: EncodedData, block: Sequence[int]) -> str:
         if callable(self.ci_test):
             return "factory"
-        if self.ci_test in ("gsq", "chisq") and not all(enc.discrete[j] for j in block):
+        discrete = all(enc.discrete[j] for j in block)
+        if self.ci_test == "auto":
+            return "gsq" if discrete else AUTO_CONTINUOUS_TEST
+        if self.ci_test in ("gsq", "chisq") and not discrete:
             return "fisherz"
         return str(self.ci_test)
 
@@ -344,7 +380,7 @@ class LocalDiscovery:
             need_raw = False
             for t, cands, _ in jobs_global:
                 name = self._resolve_test(enc, [t, *cands])
-                need_raw |= name in ("fisherz", "kci") or (name == "factory" and not enc.discrete[[t, *cands]].all())
+                need_raw |= name in _RAW_TESTS or (name == "factory" and not enc.discrete[[t, *cands]].all())
                 cand_local = [] if enc.constant[t] else [local[c] for c in cands]
                 jobs.append(_Job(local[t], cand_local, name))
             raw = np.column_stack([enc.raw(c) for c in cols]) if need_raw else None
@@ -411,7 +447,16 @@ class LocalDiscovery:
         if fallback:
             msg = (f"{len(fallback)} target(s) have continuous columns in their block and were tested "
                    f"with fisherz instead of {self.ci_test}: {fallback[:10]}")
-            logger.info(msg)
+            states = [t for t in fallback if spec.kind(t) == "state"]
+            if states:
+                # a discrete test asked of continuous state data: documented warning
+                msg += ("; ci_test={!r} is a discrete test, and fisherz uses the domain label as a number "
+                        "(it misses non-monotone mean shifts and variance-only shifts): use ci_test='auto' "
+                        "or 'additive' for continuous states").format(self.ci_test)
+                warnings.warn(msg, UserWarning, stacklevel=3)
+                self.warnings_.append(msg)
+            else:
+                logger.info(msg)
 
 
 def require_transitions(transitions: Transitions) -> None:
