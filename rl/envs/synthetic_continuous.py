@@ -376,6 +376,26 @@ class SyntheticContinuousEnv(NetworkedEnv):
                 "noise_scale": float(self._sigma[t] * np.exp(self._amp["variance"][t] * cw)),
                 "nonlinear": bool(self._nonlinear[t]), "shift": self._shift_kind.get(target)}
 
+    def linear_parameters(self, target: str, domain_factor: float | None = None) -> np.ndarray:
+        """Exact ``theta`` of a linear mechanism in the convention of the continuous domain-factor estimator.
+
+        ``(intercept, state coefficients, action indicators, log sigma)``: state parents
+        in spec order, then action parents in spec order, each action coded by the
+        indicators of its values ``1..card-1`` (value 0 is in the intercept); see
+        :class:`causalnet.domain_factors_continuous.ContinuousDomainFactorEstimator`.
+        """
+        mech = self.mechanism(target, domain_factor)
+        if mech["nonlinear"]:
+            raise ValueError(f"{target!r} has a nonlinear mechanism; linear_parameters needs a linear one")
+        spec = self.spec
+        coef = dict(zip(mech["state_parents"], mech["coefficients"]))
+        tables = dict(zip(mech["action_parents"], mech["action_effects"]))
+        theta = [mech["intercept"] + sum(float(t[0]) for t in tables.values())]
+        theta += [coef[q] for q in sorted(coef, key=spec.index)]
+        for q in sorted(tables, key=spec.index):
+            theta += list(tables[q][1:] - tables[q][0])
+        return np.asarray(theta + [np.log(mech["noise_scale"])])
+
     def with_domain_factor(self, domain_factor: float | np.ndarray) -> "SyntheticContinuousEnv":
         """A copy with the same graph and mechanisms in another domain."""
         clone = copy.copy(self)
