@@ -31,7 +31,7 @@ from typing import Any, Literal, Sequence
 import numpy as np
 
 from causalnet.citests import (CITestFactory, ContingencyTest, FisherZTest, causallearn_test)
-from causalnet.citests_regression import RegressionTest
+from causalnet.citests_regression import RegressionTest, single_threaded_blas
 from causalnet.data import Transitions
 from causalnet.discovery_core import EliminationResult, EncodedData, NodeKey, eliminate_candidates
 from causalnet.graph import FactoredGraph
@@ -157,6 +157,13 @@ def _make_test(chunk: _Chunk, job: _Job, block: list[int], settings: _Settings,
 
 def _run_chunk(chunk: _Chunk, settings: _Settings) -> list[EliminationResult]:
     """Parent selection for every target of a chunk (the unit of work of a process)."""
+    if any(job.test_name in _REGRESSION_BASIS for job in chunk.jobs):
+        with single_threaded_blas():
+            return _run_jobs(chunk, settings)
+    return _run_jobs(chunk, settings)
+
+
+def _run_jobs(chunk: _Chunk, settings: _Settings) -> list[EliminationResult]:
     out = []
     previous = None
     for job in chunk.jobs:
