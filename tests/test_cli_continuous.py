@@ -30,7 +30,7 @@ def test_state_cardinality_flag_is_rejected(tmp_path, capsys):
 
 
 def test_simulate_uniform_policy(capsys):
-    assert main(["simulate", "--env", "synthetic-continuous", "--agents", "3", "--episodes", "20",
+    assert main(["simulate", "--env", "synthetic-continuous", "--agents", "3", "--episodes", "20", "--json",
                  "--avg-episodes", "5"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["config"]["env"]["env"] == "synthetic-continuous"
