@@ -134,3 +134,14 @@ def test_non_finite_transitions_are_rejected_before_discovery():
     bad[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN or infinite"):
         Transitions(data.spec, data.states, data.actions, data.rewards, bad, data.domain, data.episode, data.time)
+
+
+def test_global_discovery_resolves_auto_and_refuses_regression_tests():
+    from causalnet import GlobalDiscovery
+    from rl.envs import SyntheticNetworkEnv
+    env = SyntheticNetworkEnv.random(3, rng=0, state_dims=1)
+    data = collect_transitions(env, None, episodes=200, horizon=5, domain_factors=[0.2, 0.8], rng=0)
+    model = GlobalDiscovery(ci_test="auto").fit(data)
+    assert model.ci_test_used_ == "gsq"
+    with pytest.raises(ValueError, match="LocalDiscovery only"):
+        GlobalDiscovery(ci_test="additive").fit(data)
