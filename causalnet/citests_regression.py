@@ -3,8 +3,10 @@
 :class:`RegressionTest` answers ``x _||_ y | S`` by comparing two least-squares
 fits of ``y`` (the response): a *null* model on ``S`` and an *alternative* that
 adds ``x``. Categorical columns (the domain index, discrete actions) enter by
-indicator coding, never as numbers, and every categorical column is also
-crossed with the linear term of every continuous column of the model, so that
+indicator coding, never as numbers, and the domain (every categorical column
+named in ``shift_columns``) is also crossed with the linear term of every
+continuous column of the model (with its linear and squared terms for the
+spline basis), so that
 
 * a domain that moves a mean non-monotonically across domains (domain 1 above
   domains 0 and 2) is a change of the domain's indicators, and is detected;
@@ -78,9 +80,10 @@ class RegressionTest:
         Also test the squared null residuals across the categories of a
         categorical ``x`` (default True).
     shift_columns : sequence of int, optional
-        Categorical columns crossed with the linear term of every continuous column
-        (the domain index: a variable that may change slopes). Default: every
-        categorical column. Other categorical columns enter by their indicators.
+        Categorical columns crossed with the linear term (spline basis: the linear
+        and squared terms) of every continuous column (the domain index: a variable
+        that may change slopes). Default: every categorical column. Other
+        categorical columns enter by their indicators.
 
     Attributes
     ----------
@@ -172,7 +175,9 @@ class RegressionTest:
             for j in np.flatnonzero(~cat):
                 z = values[:, j]
                 z = (z - z.mean()) / z.std()
-                self._inter[(int(c), int(j))] = add(indicators[int(c)] * z[:, None])
+                terms = [z] if basis == "linear" else [z, z * z]
+                self._inter[(int(c), int(j))] = add(np.column_stack(
+                    [indicators[int(c)][:, m] * t for m in range(indicators[int(c)].shape[1]) for t in terms]))
         design = np.column_stack(cols)
         design -= design.mean(axis=0)
         scale = design.std(axis=0)
