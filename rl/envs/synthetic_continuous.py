@@ -110,7 +110,7 @@ class SyntheticContinuousEnv(NetworkedEnv):
     noise_scale : float
         ``sigma``, the noise standard deviation at ``w = 0.5``.
     mean_shift, slope_shift, variance_shift : float
-        Sizes of the domain shifts (see the module docstring); ``slope_shift < 0.9``.
+        Sizes of the domain shifts (see the module docstring); ``slope_shift <= 0.8``.
     domain_factor : float or array of shape (n_agents,)
         Domain factor of every agent, in ``[0, 1]``.
     rng : Generator or int seed
