@@ -25,15 +25,14 @@ import os
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from typing import Any, Literal, Sequence
 
 import numpy as np
 
-from causalnet.citests import (CITestFactory, ContingencyTest, FisherZTest, causallearn_test)
-from causalnet.citests_regression import RegressionTest, single_threaded_blas
+from causalnet.citests import CITestFactory
 from causalnet.data import Transitions
-from causalnet.discovery_core import EliminationResult, EncodedData, NodeKey, eliminate_candidates
+from causalnet.discovery_core import EliminationResult, EncodedData
+from causalnet.discovery_worker import Chunk, Job, Settings, run_chunk
 from causalnet.errors import CausalnetError
 from causalnet.graph import FactoredGraph
 
@@ -45,7 +44,6 @@ CITestOption = Literal["auto", "gsq", "chisq", "fisherz", "regression", "additiv
 Backend = Literal["fast", "causal-learn"]
 _TEST_NAMES = ("auto", "gsq", "chisq", "fisherz", "regression", "additive", "kci", "fastkci", "rcit")
 _RAW_TESTS = ("fisherz", "regression", "additive", "kci", "fastkci", "rcit")
-_REGRESSION_BASIS = {"regression": "linear", "additive": "spline"}
 #: test chosen by ``ci_test="auto"`` for a block with a continuous column
 AUTO_CONTINUOUS_TEST = "additive"
 _MIN_AGENTS_FOR_PROCESSES = 8
@@ -75,116 +73,6 @@ def check_discovery_params(*, alpha: Any, ci_test: Any, max_cond_size: Any,
     if isinstance(min_samples_per_cell, bool) or not isinstance(min_samples_per_cell, (int, float)) \
             or min_samples_per_cell < 0:
         raise ValueError(f"min_samples_per_cell must be a number >= 0, got {min_samples_per_cell!r}")
-
-
-@dataclass
-class _Job:
-    """One target: its column and its candidate columns (indices into a chunk's arrays)."""
-
-    target: int
-    candidates: list[int]
-    test_name: str          # resolved per target: a name of _TEST_NAMES (not auto) or "factory"
-
-
-@dataclass
-class _Chunk:
-    """The data a worker needs for a group of agents."""
-
-    codes: np.ndarray               # (N, m) codes of the chunk's columns
-    cards: np.ndarray               # (m,)
-    raw: np.ndarray | None          # (N, m) float values, when some job needs them
-    keys: list[NodeKey]
-    jobs: list[_Job]
-
-
-@dataclass(frozen=True)
-class _Settings:
-    alpha: float
-    max_cond_size: int | None
-    backend: str
-    factory: CITestFactory | None
-    min_samples_per_cell: float
-    domain_name: str = "domain"
-
-
-def _make_test(chunk: _Chunk, job: _Job, block: list[int], settings: _Settings,
-               previous: tuple | None = None):
-    """The CI test for one target's block, and a function flagging underpowered tests.
-
-    ``previous`` is ``(test_name, candidates, test)`` of the last target: a
-    regression test over the same candidates is reused with a new response.
-    """
-    n = chunk.codes.shape[0]
-    name = job.test_name
-    if name == "factory":
-        data = chunk.raw[:, block] if chunk.raw is not None else chunk.codes[:, block].astype(np.float64)
-        return settings.factory(data, [chunk.keys[j] for j in block]), None
-    if name in ("gsq", "chisq"):
-        cards = chunk.cards[block]
-        need = settings.min_samples_per_cell
-
-        def underpowered(x: int, y: int, s: tuple[int, ...]) -> bool:
-            return n < need * int(np.prod(cards[[x, y, *s]]))
-
-        codes = chunk.codes[:, block].astype(np.int64)
-        if settings.backend == "fast":
-            return ContingencyTest(codes, cards, statistic=name), underpowered
-        return causallearn_test(codes, name), underpowered
-    raw = chunk.raw[:, block]
-    if name in _REGRESSION_BASIS:
-        if previous is not None and previous[0] == name and previous[1] == job.candidates:
-            test = previous[2].for_response(0, raw[:, 0])
-        else:
-            domain = [k for k, j in enumerate(block) if chunk.keys[j][0] == settings.domain_name]
-            test = RegressionTest(raw, chunk.cards[block] > 0, basis=_REGRESSION_BASIS[name],
-                                  shift_columns=domain)
-        need_rows = settings.min_samples_per_cell
-
-        def underpowered_reg(x: int, y: int, s: tuple[int, ...]) -> bool:
-            return n < need_rows * (test.n_regressors(x, s) + 1)
-
-        return test, underpowered_reg
-    if name == "fisherz":
-        need = settings.min_samples_per_cell
-
-        def underpowered_z(x: int, y: int, s: tuple[int, ...]) -> bool:
-            return n - len(s) - 3 < need
-
-        if settings.backend == "fast":
-            return FisherZTest(raw), underpowered_z
-        return causallearn_test(raw, "fisherz"), underpowered_z
-    return causallearn_test(raw, name), None
-
-
-def _run_chunk(chunk: _Chunk, settings: _Settings) -> list[EliminationResult]:
-    """Parent selection for every target of a chunk (the unit of work of a process)."""
-    if any(job.test_name in _REGRESSION_BASIS for job in chunk.jobs):
-        with single_threaded_blas():
-            return _run_jobs(chunk, settings)
-    return _run_jobs(chunk, settings)
-
-
-def _run_jobs(chunk: _Chunk, settings: _Settings) -> list[EliminationResult]:
-    out = []
-    previous = None
-    for job in chunk.jobs:
-        block = [job.target, *job.candidates]
-        if not job.candidates:
-            out.append(EliminationResult([], {}, {}, 0, 0))
-            continue
-        test, underpowered = _make_test(chunk, job, block, settings, previous)
-        previous = (job.test_name, job.candidates, test) if isinstance(test, RegressionTest) else None
-        res = eliminate_candidates(test, range(1, len(block)), alpha=settings.alpha,
-                                   max_cond_size=settings.max_cond_size, target=0,
-                                   underpowered=underpowered)
-        # back to chunk-local columns
-        local = lambda j: block[j]
-        out.append(EliminationResult(
-            parents=[local(j) for j in res.parents],
-            pvalues={local(j): p for j, p in res.pvalues.items()},
-            sepsets={local(j): tuple(local(c) for c in s) for j, s in res.sepsets.items()},
-            n_tests=res.n_tests, n_underpowered=res.n_underpowered))
-    return out
 
 
 class LocalDiscovery:
@@ -349,7 +237,7 @@ class LocalDiscovery:
             logger.warning(msg)
             self.warnings_.append(msg)
 
-        settings = _Settings(float(self.alpha), None if self.max_cond_size is None else int(self.max_cond_size),
+        settings = Settings(float(self.alpha), None if self.max_cond_size is None else int(self.max_cond_size),
                              self.backend, self.ci_test if callable(self.ci_test) else None,
                              float(self.min_samples_per_cell), spec.domain_name)
         workers = self._n_workers(spec.n_agents)
@@ -390,15 +278,15 @@ class LocalDiscovery:
                 name = self._resolve_test(enc, [t, *cands])
                 need_raw |= name in _RAW_TESTS or (name == "factory" and not enc.discrete[[t, *cands]].all())
                 cand_local = [] if enc.constant[t] else [local[c] for c in cands]
-                jobs.append(_Job(local[t], cand_local, name))
+                jobs.append(Job(local[t], cand_local, name))
             raw = np.column_stack([enc.raw(c) for c in cols]) if need_raw else None
-            chunks.append(_Chunk(np.asarray(enc.codes[:, cols]), enc.cards[cols], raw,
+            chunks.append(Chunk(np.asarray(enc.codes[:, cols]), enc.cards[cols], raw,
                                  [enc.keys[c] for c in cols], jobs))
             chunk_targets.append((cols, jobs_global))
         return chunks, chunk_targets
 
     @staticmethod
-    def _run(chunks: list[_Chunk], settings: _Settings, workers: int, *,
+    def _run(chunks: list[Chunk], settings: Settings, workers: int, *,
              progress: bool = False) -> list[list[EliminationResult]]:
         bar = None
         if progress:
@@ -406,13 +294,13 @@ class LocalDiscovery:
             bar = tqdm(total=sum(len(c.jobs) for c in chunks), desc="discovery", unit="target")
         try:
             if len(chunks) == 1:
-                results = [_run_chunk(chunks[0], settings)]
+                results = [run_chunk(chunks[0], settings)]
                 if bar is not None:
                     bar.update(len(chunks[0].jobs))
                 return results
             results = []
             with ProcessPoolExecutor(max_workers=min(len(chunks), workers)) as pool:
-                for chunk, res in zip(chunks, pool.map(_run_chunk, chunks, [settings] * len(chunks))):
+                for chunk, res in zip(chunks, pool.map(run_chunk, chunks, [settings] * len(chunks))):
                     results.append(res)
                     if bar is not None:
                         bar.update(len(chunk.jobs))
