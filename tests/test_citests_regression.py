@@ -145,3 +145,16 @@ def test_global_discovery_resolves_auto_and_refuses_regression_tests():
     assert model.ci_test_used_ == "gsq"
     with pytest.raises(ValueError, match="LocalDiscovery only"):
         GlobalDiscovery(ci_test="additive").fit(data)
+
+
+@pytest.mark.slow
+def test_tests_per_agent_do_not_grow_with_the_network():
+    """Local search on a ring (identical neighbourhoods): work per agent independent of n."""
+    per_agent = []
+    for n in (16, 64):
+        env = SyntheticContinuousEnv(n_agents=n, topology="ring", rng=0)
+        data = collect_transitions(env, None, episodes=300, horizon=10, domain_factors=[0.2, 0.5, 0.8], rng=1)
+        model = LocalDiscovery(ci_test="auto").fit(data)
+        assert all(len(c) <= 3 * 2 + 1 for c in model.candidates_.values())   # 3 agents x (state, action) + domain
+        per_agent.append(model.n_tests_ / n)
+    assert per_agent[1] == pytest.approx(per_agent[0], rel=0.1)
