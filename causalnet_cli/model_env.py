@@ -29,7 +29,11 @@ def load_model_folder(path: str) -> dict[str, Any]:
     from causalnet.graph import FactoredGraph
     from causalnet.model import DiscoveredModel
 
+    if not str(path).strip():
+        raise ValueError("--model: empty value; give a causalnet run folder")
     folder = Path(path)
+    if not folder.is_dir():
+        raise ValueError(f"--model: {folder} is not a folder (give a causalnet run folder of your own system)")
     need = ["graph.json", "domain_factors.json", "data/source.npz", "data/source.json"]
     missing = [n for n in need if not (folder / n).is_file()]
     if missing:

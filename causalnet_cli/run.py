@@ -15,8 +15,10 @@ import sys
 
 from causalnet_cli.outputs import add_force_argument
 from causalnet_cli.pipeline import ConfigError, RunFolder, RunFolderError, load_config, run_pipeline
+from causalnet_cli.pipeline.stages import CONTINUOUS_KINDS, CONTINUOUS_STOP_MESSAGE
 
-__all__ = ["NAME", "HELP", "add_arguments", "interrupt_hint", "own_system_overrides", "run"]
+__all__ = ["NAME", "HELP", "add_arguments", "check_own_system_flags", "interrupt_hint", "own_system_overrides",
+           "run"]
 
 NAME = "run"
 HELP = "run the whole pipeline (data, discovery, ACRs, GSAC and baselines, adaptation, figures, report)"
@@ -53,6 +55,30 @@ def interrupt_hint(args: argparse.Namespace) -> str:
     return f"the finished stages are kept; continue with: causalnet run --resume --out {args.out}"
 
 
+def check_own_system_flags(args: argparse.Namespace) -> None:
+    """Refuse empty values, a malformed ``--env`` and flags without their partners (ValueError naming the flag)."""
+    given = {flag: getattr(args, dest, None) for flag, dest in (("--data", "data"), ("--target-data", "target_data"),
+                                                                 ("--network", "network"), ("--env", "factory"))}
+    for flag, value in given.items():
+        if value is not None and not value.strip():
+            raise ValueError(f"{flag}: empty value; give a path" + (" or package.module:factory" if flag == "--env"
+                                                                     else ""))
+    factory = given["--env"]
+    if factory is not None and (factory.count(":") != 1 or not all(p.strip() for p in factory.split(":"))):
+        raise ValueError(f"--env {factory!r}: expected package.module:factory (a module path, a colon, a function)")
+    if args.config is not None or any(o.strip().startswith("env.") for o in args.overrides):
+        return   # the configuration may supply the partners
+    if given["--target-data"] is not None and given["--data"] is None:
+        raise ValueError("--target-data needs --data (the source logs)")
+    for flag in ("--data", "--env"):
+        if given[flag] is not None and given["--network"] is None:
+            raise ValueError(f"{flag} needs --network NET (the network file naming agents, edges and columns)")
+    if given["--network"] is not None and given["--data"] is None and given["--env"] is None:
+        raise ValueError("--network needs --data SRC or --env MODULE:FACTORY")
+    if given["--data"] is not None and given["--target-data"] is None:
+        raise ValueError("--data needs --target-data TGT (logs of the target domain, to estimate its factor)")
+
+
 def own_system_overrides(args: argparse.Namespace) -> list[str]:
     """``--set`` overrides equivalent to ``--data/--target-data/--network/--env`` (applied before ``--set``)."""
     out = []
@@ -77,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
               "it)", file=sys.stderr)
         return 2
     try:
+        check_own_system_flags(args)
         if not args.resume:
             RunFolder(args.out).check_new(force=args.force)    # before any work
         overrides = own_system_overrides(args) + list(args.overrides)
@@ -92,6 +119,10 @@ def run(args: argparse.Namespace) -> int:
     if summary.skipped:
         print(f"reused {len(summary.skipped)} finished stage(s): {', '.join(summary.skipped)}")
     print(f"finished {len(summary.ran)} stage(s) in {summary.seconds:.1f} s")
+    if not (summary.folder / "metrics.json").exists() and summary.config.env.kind in CONTINUOUS_KINDS:
+        print(CONTINUOUS_STOP_MESSAGE)
+        print(f"results: {summary.folder} (graph.json, acr.json, domain_factors.json)")
+        return 0
     print(f"metrics: {summary.folder / 'metrics.json'}")
     print(f"report:  {summary.report}  (HTML: {summary.folder / 'report.html'})")
     return 0

@@ -229,7 +229,7 @@ def resolve(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError("--force and --resume exclude each other (replace the folder, or continue it)")
     out = check_out_dir(args.out, force=getattr(args, "force", False), resume=args.resume, resumable=True)
     model = None
-    if getattr(args, "model", None):   # the discovered model of an own-system run (causalnet_cli/model_env.py)
+    if getattr(args, "model", None) is not None:   # the discovered model of an own-system run (causalnet_cli/model_env.py)
         from causalnet_cli.model_env import load_model_folder
         model = load_model_folder(args.model)
     env = build_env(args) if model is None else model["env"]
