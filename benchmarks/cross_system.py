@@ -44,6 +44,7 @@ from rl.envs import SyntheticNetworkEnv, WirelessAccessEnv  # noqa: E402
 from rl.evaluation import discounted_return  # noqa: E402
 from rl.exact import optimal_value  # noqa: E402
 from rl.gsac import GSACConfig, train_gsac  # noqa: E402
+from rl.model_returns import model_return_interval  # noqa: E402
 from rl.policies import UniformPolicy  # noqa: E402
 from rl.rollout import collect_transitions  # noqa: E402
 
@@ -145,7 +146,13 @@ def logs_only(env, sources, target, gamma, horizon, iterations, runs, seed, unif
         policy.w_hat = np.nan_to_num(w_t, nan=0.0)
         returns.append(discounted_return(tgt_env, policy, gamma=gamma, horizon=horizon, episodes=4000,
                                          rng=seed + 1).mean)
+    # what the model promises for run 0's policy in the target, with its bootstrap interval
+    policy = res.policies[0]
+    interval = model_return_interval(graph, stripped, policy, domain_factor=policy.w_hat, gamma=gamma,
+                                     horizon=horizon, domain_factors=w_src, n_models=10, episodes=1000,
+                                     rng=seed + 13)
     return {"graph_equals_truth": bool(edges_ok), "source_w_hat_mean": latent.w_hat_.mean(axis=1).tolist(),
+            "model_return_run0": {**interval.to_dict(), "real": returns[0], "covers": interval.covers(returns[0])},
             "returns": returns, "share": share(np.array(returns), uniform, reference),
             "seconds": time.perf_counter() - start}
 
@@ -168,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
         fmt = lambda d: f"{d['mean']:.2f} [{d['ci95'][0]:.2f}, {d['ci95'][1]:.2f}]"  # noqa: E731
         print(f"{name:10s} {row['reference_kind'][:16]:>16s} {row['reference']:9.3f} {row['uniform']:8.3f} "
               f"{fmt(s):>26s} {fmt(lo) if lo else '':>26s}", flush=True)
+        if "logs_only" in row:
+            mr = row["logs_only"]["model_return_run0"]
+            print(f"{'':10s} logs-only run 0: model return {mr['mean']:.3f} [{mr['interval'][0]:.3f}, "
+                  f"{mr['interval'][1]:.3f}], real {mr['real']:.3f}, covered: {mr['covers']}", flush=True)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(args.output, {"iterations": args.iterations, "runs": args.runs, "systems": rows})
     print(f"wrote {args.output}")
