@@ -199,11 +199,17 @@ class GSACConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "GSACConfig":
-        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``.
+
+        A dict without ``actor`` comes from before the advantage actor existed: it is read
+        as ``actor="reference"`` (how it was trained).
+        """
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown GSACConfig field(s) {unknown}; known: {sorted(known)}")
+        if "actor" not in data:
+            data = {**data, "actor": "reference"}
         return cls(**data)
 
 
