@@ -37,7 +37,7 @@ import numpy as np
 from causalnet.graph import FactoredGraph
 from rl.actors import (LocalizedSoftmaxPolicy, action_mask, policy_codes, policy_layout, sample_from_cdf,
                        softmax_tables)
-from rl.critics import CriticTable, TabularCritic
+from rl.critics import CriticTable, TabularCritic, critic_max_entries
 from rl.features import (ConstantFeatures, DomainFeatures, InputMode, PolynomialFeatures,
                          SourceOneHotFeatures, build_agent_inputs)
 
@@ -87,6 +87,11 @@ class GSACConfig:
         Critic key backend (see :mod:`rl.critics`).
     dense_limit : int
         Largest per-run key space stored densely under ``critic_table="auto"``.
+    critic_memory_mb : float or None
+        Memory bound of a hashed persistent critic's table (all agents and runs): at most
+        :func:`rl.critics.critic_max_entries` keys are kept, evicting the values nearest 0
+        first (see :class:`rl.critics.TabularCritic`). None: unbounded (about 0.9 keys per
+        agent per iteration on the wireless benchmark).
     critic_timing : "current" or "post_transition"
         ``"current"``: critic key ``x_t = (s_t, a_t)`` (the algorithm). ``"post_transition"``:
         ``x_t = (s_{t+1}, a_t)``, what the reference code computes in effect (its
@@ -107,6 +112,7 @@ class GSACConfig:
     critic_table: CriticTable = "auto"
     dense_limit: int = 1 << 20
     critic_timing: CriticTiming = "current"
+    critic_memory_mb: float | None = 512.0
 
     def __post_init__(self) -> None:
         choices = {"inputs": ("acr", "truncation"), "critic": ("persistent", "reset"),
@@ -129,6 +135,9 @@ class GSACConfig:
             raise ValueError(f"restart must be an integer >= 1 or None, got {self.restart!r}")
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"gamma must lie in [0, 1], got {self.gamma!r}")
+        if self.critic_memory_mb is not None and (isinstance(self.critic_memory_mb, bool)
+                                                  or not float(self.critic_memory_mb) >= 1.0 / 1024):
+            raise ValueError(f"critic_memory_mb must be >= 1/1024 (1 KB) or None, got {self.critic_memory_mb!r}")
         for name in ("critic_h", "critic_t0", "actor_lr"):
             if not float(getattr(self, name)) > 0.0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
@@ -416,7 +425,9 @@ class GSACTrainer:
             self.features = PolynomialFeatures(n, degree=self.features.degree, agents=self.inputs.domain_agents)
         self.critic = TabularCritic(self.inputs.critic_columns, self.inputs.critic_cardinality, n_runs=self.n_runs,
                                     persistent=config.critic == "persistent", table=config.critic_table,
-                                    dense_limit=config.dense_limit)
+                                    dense_limit=config.dense_limit,
+                                    max_entries=None if config.critic_memory_mb is None
+                                    else critic_max_entries(config.critic_memory_mb))
         # actor
         self.action_counts = np.asarray(env.action_counts, dtype=np.int64)
         n_actions = int(self.action_counts.max())
