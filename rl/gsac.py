@@ -38,6 +38,7 @@ from causalnet.graph import FactoredGraph
 from rl.actors import (LocalizedSoftmaxPolicy, action_mask, policy_codes, policy_layout, sample_from_cdf,
                        softmax_tables)
 from rl.critics import CriticTable, TabularCritic, critic_max_entries
+from rl.engine import Engine, NumbaState, iterate_numba, resolve_engine
 from rl.features import (ConstantFeatures, DomainFeatures, InputMode, PolynomialFeatures,
                          SourceOneHotFeatures, build_agent_inputs)
 
@@ -371,6 +372,9 @@ class GSACTrainer:
     initial_policy : LocalizedSoftmaxPolicy or array, optional
         Starting parameters (shape ``(n, S, F, A)`` or ``(R, n, S, F, A)``); default zeros
         (uniform policies).
+    engine : "auto", "numpy" or "numba"
+        ``"numpy"``: the reference array code; ``"numba"``: compiled kernels
+        (:mod:`rl.engine`), the same numbers bit for bit; ``"auto"``: numba when it imports.
 
     Examples
     --------
@@ -385,7 +389,9 @@ class GSACTrainer:
     def __init__(self, env, graph: FactoredGraph, config: GSACConfig | None = None, *,
                  domain_factors: np.ndarray | None = None, w_hat: np.ndarray | None = None,
                  features: DomainFeatures | None = None, rng: RngLike | Sequence[RngLike] = None,
-                 n_runs: int | None = None, initial_policy: LocalizedSoftmaxPolicy | np.ndarray | None = None) -> None:
+                 n_runs: int | None = None, initial_policy: LocalizedSoftmaxPolicy | np.ndarray | None = None,
+                 engine: Engine = "auto") -> None:
+        self.engine = resolve_engine(engine)
         config = GSACConfig() if config is None else config
         if not isinstance(config, GSACConfig):
             raise TypeError(f"config must be a GSACConfig, got {type(config).__name__}")
@@ -460,6 +466,7 @@ class GSACTrainer:
         self.iteration = 0
         T = config.horizon
         self._discount = config.gamma ** np.arange(T + 1, dtype=np.float64)
+        self._numba = NumbaState(self) if self.engine == "numba" else None
 
     # -------------------------------------------------------------- set-up
     def _factor_table(self, value, name: str) -> np.ndarray:
@@ -490,6 +497,9 @@ class GSACTrainer:
         return alphas, cfg.actor_lr / math.sqrt(kk + 1)
 
     def _iterate_once(self) -> None:
+        if self._numba is not None:
+            iterate_numba(self)
+            return
         cfg, env = self.config, self.env
         R, n, T = self.n_runs, self.n_agents, cfg.horizon
         streams = self._streams

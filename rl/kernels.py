@@ -1,0 +1,266 @@
+"""Compiled (numba) kernels of one GSAC/SAC outer iteration.
+
+Each kernel does, with plain loops, exactly the arithmetic of the numpy reference
+path in :mod:`rl.gsac`, :mod:`rl.critics` and :class:`rl.envs.WirelessAccessEnv`, in
+the same order, so the two engines agree bit for bit (``tests/test_engine_numba.py``):
+
+* :func:`wireless_rollout` -- policy codes, inverse-CDF sampling and the wireless
+  step (collisions, deliveries, queue shift, arrivals) for ``T + 1`` steps, reading
+  the uniforms of the whole iteration from one array laid out per run as the
+  numpy path draws them (reset, then per step: policy, success, arrival);
+* :func:`hashed_keys` / :func:`dense_keys` -- every agent's critic key;
+* :func:`gather_hashed` -- the iteration's distinct keys, their stored cells and
+  values (the working table of a hashed critic);
+* :func:`td_sweep` -- SARSA TD(0) in time order;
+* :func:`actor_step` -- the localized policy-gradient step. Neighbourhood sums use
+  numpy's pairwise summation order (:func:`_numpy_sum`) and gradients are
+  accumulated in the order of ``numpy.bincount``.
+
+Softmax tables are computed by numpy in both engines (``numpy.exp`` and a compiled
+``exp`` may differ in the last bit).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = ["actor_step", "dense_keys", "gather_hashed", "hashed_keys", "policy_codes_sample", "td_sweep",
+           "wireless_rollout"]
+
+_U0 = np.uint64(0)
+_U1 = np.uint64(1)
+_U32 = np.uint64(32)
+
+
+@numba.njit(cache=True, inline="always")
+def _numpy_sum(values, start, width):
+    """``sum(values[start:start + width])`` in numpy's pairwise order (width <= 128)."""
+    if width < 8:
+        res = 0.0
+        for k in range(width):
+            res += values[start + k]
+        return res
+    r0 = values[start]
+    r1 = values[start + 1]
+    r2 = values[start + 2]
+    r3 = values[start + 3]
+    r4 = values[start + 4]
+    r5 = values[start + 5]
+    r6 = values[start + 6]
+    r7 = values[start + 7]
+    k = 8
+    stop = width - (width % 8)
+    while k < stop:
+        r0 += values[start + k]
+        r1 += values[start + k + 1]
+        r2 += values[start + k + 2]
+        r3 += values[start + k + 3]
+        r4 += values[start + k + 4]
+        r5 += values[start + k + 5]
+        r6 += values[start + k + 6]
+        r7 += values[start + k + 7]
+        k += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while k < width:
+        res += values[start + k]
+        k += 1
+    return res
+
+
+@numba.njit(cache=True)
+def _sample(cdf_rows, row, u, count):
+    a = 0
+    for k in range(cdf_rows.shape[1]):
+        if cdf_rows[row, k] <= u:
+            a += 1
+    return a if a < count - 1 else count - 1
+
+
+@numba.njit(cache=True)
+def policy_codes_sample(states, cdf_rows, row_base, pcols, pstrides, action_counts, u, codes_out, actions_out):
+    """Policy codes and sampled actions of one step: ``states (R, n_state)``, ``u (R, n)``."""
+    R, n = row_base.shape
+    for r in range(R):
+        for i in range(n):
+            code = 0
+            for p in range(pcols.shape[1]):
+                code += states[r, pcols[i, p]] * pstrides[i, p]
+            codes_out[r, i] = code
+            actions_out[r, i] = _sample(cdf_rows, row_base[r, i] + code, u[r, i], action_counts[i])
+
+
+@numba.njit(cache=True)
+def wireless_rollout(cdf_rows, row_base, pcols, pstrides, action_counts, ap_code, q_flat, cell_flat, clear_flat,
+                     width_a, n_aps, d, arrival, u, horizon, post, state_buf, act_buf, rew_buf, code_buf):
+    """Reset and roll ``horizon + 1`` steps of every run (see the module docstring).
+
+    ``state_buf`` has shape ``(horizon + 2, R, n * d)``; rows ``0..horizon`` (and
+    ``horizon + 1`` when ``post``) are written. ``u`` has shape ``(R, n_uniforms)``.
+    """
+    R, n = row_base.shape
+    load = np.zeros(n_aps + 1, dtype=np.int64)
+    for r in range(R):
+        pos = 0
+        for i in range(n):                                       # reset: e_d ~ Bernoulli(p)
+            for j in range(d - 1):
+                state_buf[0, r, i * d + j] = 0
+            state_buf[0, r, i * d + d - 1] = 1 if u[r, pos + i] < arrival[r, i] else 0
+        pos += n
+        for t in range(horizon + 1):
+            for i in range(n):
+                code = 0
+                for p in range(pcols.shape[1]):
+                    code += state_buf[t, r, pcols[i, p]] * pstrides[i, p]
+                code_buf[t, r, i] = code
+                act_buf[t, r, i] = _sample(cdf_rows, row_base[r, i] + code, u[r, pos + i], action_counts[i])
+            pos += n
+            if t < horizon or post:
+                load[:] = 0
+                for i in range(n):
+                    load[ap_code[i * width_a + act_buf[t, r, i]]] += 1
+                for i in range(n):
+                    row = i * width_a + act_buf[t, r, i]
+                    delivered = (u[r, pos + i] < q_flat[row]) and load[ap_code[row]] == 1 \
+                        and state_buf[t, r, cell_flat[row]] != 0
+                    rew_buf[t, r, i] = 1.0 if delivered else 0.0
+                    for j in range(d - 1):
+                        state_buf[t + 1, r, i * d + j] = state_buf[t, r, i * d + j + 1]
+                    if delivered and d > 1:
+                        state_buf[t + 1, r, i * d + clear_flat[row]] = 0
+                    state_buf[t + 1, r, i * d + d - 1] = 1 if u[r, pos + n + i] < arrival[r, i] else 0
+                pos += 2 * n
+
+
+@numba.njit(cache=True, inline="always")
+def _digit(states, actions, dom, t, r, c, n_state, n):
+    if c < 0:
+        return 0
+    if c < n_state:
+        return np.int64(states[t, r, c])
+    if c < n_state + n:
+        return np.int64(actions[t, r, c - n_state])
+    return np.int64(dom[r, c - n_state - n])
+
+
+@numba.njit(cache=True)
+def hashed_keys(states, actions, dom, cols, m1, m2, salt, keys_out):
+    """64-bit critic keys ``(T+1, R, n)`` (see :mod:`rl.critics`): ``states (T+1, R, n_state)``,
+    ``actions (T+1, R, n)``, ``dom (R, n)`` domain codes."""
+    T1, R, n = keys_out.shape
+    n_state = states.shape[2]
+    for t in range(T1):
+        for r in range(R):
+            for i in range(n):
+                h1 = np.int64(0)
+                h2 = np.int64(0)
+                for p in range(cols.shape[1]):
+                    v = _digit(states, actions, dom, t, r, cols[i, p], n_state, n)
+                    h1 += v * m1[i, p]
+                    h2 += v * m2[i, p]
+                key = ((np.uint64(h1) << _U32) ^ np.uint64(h2)) + salt[r]
+                keys_out[t, r, i] = _U1 if key == _U0 else key
+
+
+@numba.njit(cache=True)
+def dense_keys(states, actions, dom, cols, strides, agent_base, run_size, keys_out):
+    """Dense critic indices ``(T+1, R, n)``: mixed-radix code plus agent and run offsets."""
+    T1, R, n = keys_out.shape
+    n_state = states.shape[2]
+    for t in range(T1):
+        for r in range(R):
+            for i in range(n):
+                code = np.int64(0)
+                for p in range(cols.shape[1]):
+                    code += _digit(states, actions, dom, t, r, cols[i, p], n_state, n) * strides[i, p]
+                keys_out[t, r, i] = code + agent_base[i] + r * run_size
+
+
+@numba.njit(cache=True)
+def gather_hashed(keys, table_keys, table_values, lookup):
+    """Distinct keys of ``keys`` (1-d, first-occurrence order) and their working values.
+
+    Returns ``(slots, work_keys, work_cells, work_values)``: ``slots[k]`` indexes the
+    working arrays; ``work_cells`` is the stored cell (-1 when absent, then the value is
+    0); ``lookup=False`` skips the stored table (reset critic: all values 0).
+    """
+    K = keys.size
+    size = 16
+    while size < 2 * K:
+        size *= 2
+    mask = np.uint64(size - 1)
+    local_keys = np.zeros(size, dtype=np.uint64)
+    local_slot = np.empty(size, dtype=np.int64)
+    slots = np.empty(K, dtype=np.int64)
+    work_keys = np.empty(K, dtype=np.uint64)
+    n_work = 0
+    for k in range(K):
+        key = keys[k]
+        cell = np.int64(key & mask)
+        while local_keys[cell] != _U0 and local_keys[cell] != key:
+            cell = (cell + 1) & (size - 1)
+        if local_keys[cell] == _U0:
+            local_keys[cell] = key
+            local_slot[cell] = n_work
+            work_keys[n_work] = key
+            n_work += 1
+        slots[k] = local_slot[cell]
+    work_keys = work_keys[:n_work].copy()
+    work_cells = np.full(n_work, -1, dtype=np.int64)
+    work_values = np.zeros(n_work)
+    if lookup:
+        tmask = np.uint64(table_keys.size - 1)
+        for w in range(n_work):
+            key = work_keys[w]
+            cell = np.int64(key & tmask)
+            while table_keys[cell] != _U0 and table_keys[cell] != key:
+                cell = (cell + 1) & (table_keys.size - 1)
+            if table_keys[cell] == key:
+                work_cells[w] = cell
+                work_values[w] = table_values[cell]
+    return slots, work_keys, work_cells, work_values
+
+
+@numba.njit(cache=True)
+def td_sweep(slots, values, rewards, gamma, alphas):
+    """``Q(x_{t-1}) += alpha_{t-1} (r(t-1) + gamma Q(x_t) - Q(x_{t-1}))`` for t = 1..T, in place."""
+    T1, R, n = slots.shape
+    for t in range(1, T1):
+        a = alphas[t - 1]
+        for r in range(R):
+            for i in range(n):
+                prev = slots[t - 1, r, i]
+                q_prev = values[prev]
+                values[prev] = q_prev + a * (rewards[t - 1, r, i] + gamma * values[slots[t, r, i]] - q_prev)
+
+
+@numba.njit(cache=True)
+def actor_step(theta, q, nbr, disc_n, probs_rows, row_base, codes, actions, phi, eta, grad):
+    """``theta += eta * grad`` with the localized policy gradient of one trajectory.
+
+    ``theta`` and ``grad`` are flat views of ``(R, n, S, F, A)``; ``grad`` must be zero
+    on entry (it is left holding the gradient). ``nbr (n, W)`` lists each agent's
+    neighbourhood padded with ``n`` (which reads 0).
+    """
+    T1, R, n = q.shape
+    W = nbr.shape[1]
+    F = phi.shape[2]
+    A = probs_rows.shape[1]
+    padded = np.zeros(W)
+    for t in range(T1):
+        for r in range(R):
+            for i in range(n):
+                for w in range(W):
+                    j = nbr[i, w]
+                    padded[w] = q[t, r, j] if j < n else 0.0
+                weight = _numpy_sum(padded, 0, W) * disc_n[t]
+                row = row_base[r, i] + codes[t, r, i]
+                act = actions[t, r, i]
+                base = row * F
+                for f in range(F):
+                    wf = weight * phi[r, i, f]
+                    for a in range(A):
+                        score = (1.0 if a == act else 0.0) - probs_rows[row, a]
+                        grad[(base + f) * A + a] += wf * score
+    for k in range(theta.size):
+        theta[k] = theta[k] + eta * grad[k]

@@ -1,0 +1,63 @@
+"""The compiled engine (engine="numba") gives the numpy engine's numbers bit for bit."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import engine_cases  # noqa: E402
+
+from rl.envs import WirelessAccessEnv
+from rl.gsac import GSACConfig, GSACTrainer
+
+BASELINE = np.load(engine_cases.BASELINE)
+
+
+@pytest.mark.parametrize("name", list(engine_cases.CASES))
+def test_numba_engine_matches_recorded_baseline(name: str) -> None:
+    got = engine_cases.run_case(name, engine="numba")
+    for key, value in got.items():
+        np.testing.assert_array_equal(value, BASELINE[f"{name}/{key}"], err_msg=f"{name}/{key}")
+
+
+def _pair(config: GSACConfig, **kw):
+    env = WirelessAccessEnv.from_grid(4)                  # 25 users: neighbourhoods of 9 (pairwise sums)
+    return [GSACTrainer(env, env.true_graph(), config, domain_factors=[0.2, 0.5, 0.8], rng=[4, 5, 6],
+                        engine=engine, **kw) for engine in ("numpy", "numba")]
+
+
+@pytest.mark.parametrize("config", [GSACConfig(restart=7, critic_memory_mb=16 / 1024),
+                                    GSACConfig(inputs="truncation", features="source_onehot", critic="reset")],
+                         ids=["gsac-capped-critic", "mtl-reset"])
+def test_engines_agree_over_many_iterations(config: GSACConfig) -> None:
+    ref, fast = _pair(config)
+    for _ in range(3):
+        ref.iterate(15)
+        fast.iterate(15)
+        np.testing.assert_array_equal(ref.theta, fast.theta)
+    a, b = ref.critic.state_dict(), fast.critic.state_dict()
+    if "keys" in a:                                       # same key -> value map (cell layout may differ)
+        oa, ob = np.argsort(a["keys"]), np.argsort(b["keys"])
+        np.testing.assert_array_equal(a["keys"][oa], b["keys"][ob])
+        np.testing.assert_array_equal(a["values"][oa], b["values"][ob])
+    if config.critic_memory_mb is not None and config.critic == "persistent":
+        assert ref.critic._table.evicted == fast.critic._table.evicted > 0
+
+
+def test_checkpoint_moves_between_engines() -> None:
+    ref, fast = _pair(GSACConfig())
+    fast.iterate(10)
+    ref.load_state_dict(fast.state_dict())
+    ref.iterate(5)
+    fast.iterate(5)
+    np.testing.assert_array_equal(ref.theta, fast.theta)
+
+
+def test_unknown_engine_is_rejected() -> None:
+    env = WirelessAccessEnv.from_grid(2)
+    with pytest.raises(ValueError, match="engine must be 'auto', 'numpy' or 'numba', got 'gpu'"):
+        GSACTrainer(env, env.true_graph(), engine="gpu")
