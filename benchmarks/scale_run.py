@@ -14,6 +14,9 @@ Two measurements, each in a fresh subprocess:
   the critic is capped at ``critic_memory_mb``) on grid ``--train-grid`` (63: 4,096
   users), resident memory sampled every ``--every`` iterations: once the cap binds
   the memory stays flat, which is what lets a run of any length fit.
+* ``discovery-memory`` -- collecting ``--episodes`` uniform episodes per source (3
+  sources, 10 steps) on grid ``--grid`` and running the pipeline's discovery on them:
+  time and peak resident memory of the process and of its worker processes.
 
 Writes ``benchmarks/results/scale_run.json`` (merged with earlier results).
 
@@ -21,6 +24,7 @@ Usage::
 
     python benchmarks/scale_run.py pipeline --grid 31 --scale 0.02
     python benchmarks/scale_run.py train-memory --train-grid 63 --iterations 1500
+    python benchmarks/scale_run.py discovery-memory --grid 31 --episodes 1000
 """
 
 from __future__ import annotations
@@ -99,6 +103,29 @@ def train_memory(grid: int, runs: int, iterations: int, every: int) -> dict:
             "samples": samples, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def discovery_memory(grid: int, episodes: int, n_jobs: int) -> dict:
+    """Peak memory of collecting ``episodes`` uniform episodes per source and discovering the graph."""
+    from causalnet.discovery import LocalDiscovery
+    from rl.envs import WirelessAccessEnv
+    from rl.rollout import collect_transitions
+
+    env = WirelessAccessEnv.from_grid(grid)
+    base = _rss_mb()
+    start = time.perf_counter()
+    data = collect_transitions(env, None, episodes=episodes, horizon=10, domain_factors=[0.2, 0.5, 0.8], rng=0)
+    collect_s = time.perf_counter() - start
+    after_collect = _rss_mb()
+    data_mb = sum(getattr(data, k).nbytes for k in ("states", "next_states", "actions", "rewards")) / 2**20
+    start = time.perf_counter()
+    LocalDiscovery(alpha=0.001, ci_test="gsq", max_cond_size=2, n_jobs=n_jobs).fit(data)
+    discover_s = time.perf_counter() - start
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"grid": grid, "agents": env.n_agents, "rows": len(data), "n_jobs": n_jobs, "rss_before_mb": base,
+            "rss_after_collect_mb": after_collect, "data_mb": data_mb, "collect_seconds": collect_s,
+            "discover_seconds": discover_s, "peak_rss_mb": own, "peak_worker_rss_mb": workers}
+
+
 def _save(key: str, value: dict) -> None:
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / "scale_run.json"
@@ -109,7 +136,7 @@ def _save(key: str, value: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=["pipeline", "train-memory"])
+    parser.add_argument("what", choices=["pipeline", "train-memory", "discovery-memory"])
     parser.add_argument("--grid", type=int, default=31)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--set", action="append", default=[], help="extra `causalnet run --set` overrides")
@@ -117,6 +144,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--iterations", type=int, default=1500)
     parser.add_argument("--every", type=int, default=100)
+    parser.add_argument("--episodes", type=int, default=1000, help="discovery-memory: episodes per source")
+    parser.add_argument("--n-jobs", type=int, default=2)
     args = parser.parse_args()
     if args.what == "pipeline":
         extra = [x for s in args.set for x in ("--set", s)]
@@ -130,6 +159,12 @@ def main() -> None:
         if res["default_budget_estimate_seconds"] is not None:
             print(f"  default-budget estimate: {res['default_budget_estimate_seconds']:.0f} s")
         _save(f"pipeline_grid{args.grid}_scale{args.scale:g}", res)
+    elif args.what == "discovery-memory":
+        res = discovery_memory(args.grid, args.episodes, args.n_jobs)
+        print(f"discovery, {res['agents']} agents, {res['rows']} rows ({res['data_mb']:.0f} MB of data): collect "
+              f"{res['collect_seconds']:.1f} s, discover {res['discover_seconds']:.1f} s, peak RSS "
+              f"{res['peak_rss_mb']:.0f} MB (workers {res['peak_worker_rss_mb']:.0f} MB)")
+        _save(f"discovery_memory_grid{args.grid}_episodes{args.episodes}", res)
     else:
         res = train_memory(args.train_grid, args.runs, args.iterations, args.every)
         print(f"GSAC training memory, {res['agents']} agents, {res['runs']} runs, cap {res['max_entries']} keys")
