@@ -66,7 +66,6 @@ class NumbaState:
         self.pstrides = np.ascontiguousarray(trainer._pstrides)
         n = trainer.n_agents
         self.disc_n = trainer._discount / n
-        self.grad = np.zeros(trainer.theta.size)
 
 
 def iterate_numba(tr: "GSACTrainer") -> None:
@@ -84,8 +83,7 @@ def iterate_numba(tr: "GSACTrainer") -> None:
         m = np.zeros(R, dtype=np.int64)
     w_hat = tr.w_hat[m]
     phi = tr.features(w_hat)
-    from rl.actors import softmax_tables
-    probs_tab, cdf_tab = softmax_tables(tr.theta, phi, tr._mask)
+    probs_tab, cdf_tab = kernels.softmax_tables(tr.theta, phi, tr._mask)
     n_actions = probs_tab.shape[-1]
     cdf_rows = cdf_tab.reshape(-1, n_actions)
     probs_rows = probs_tab.reshape(-1, n_actions)
@@ -158,10 +156,39 @@ def iterate_numba(tr: "GSACTrainer") -> None:
         if critic.persistent:
             critic._work_cells = work_cells
         q = values[slots]
-        critic.commit()
+        if critic.persistent:
+            _commit(critic, kernels)
     # 4. actor
-    st.grad[:] = 0.0
     theta_flat = tr.theta.reshape(-1)
     kernels.actor_step(theta_flat, q, tr._nbr, st.disc_n, probs_rows, tr._row_base, code_buf, act_buf,
-                       np.ascontiguousarray(phi), eta, st.grad)
+                       np.ascontiguousarray(phi), eta, tr.theta.shape[2])
     tr.iteration += 1
+
+
+def _commit(critic, kernels) -> None:
+    """:meth:`rl.critics.TabularCritic.commit` with a compiled write-back: the same room is
+    made first (eviction to the cap, then growth), so the stored key -> value map is the
+    numpy path's."""
+    table, values, cells = critic._table, critic.values, critic._work_cells
+    n_new = int(np.count_nonzero((cells < 0) & (values != 0.0)))
+    if n_new:
+        cap = critic.max_entries
+        if cap is not None and table.size + n_new > cap:
+            # eviction changes cells: write the stored keys' values back first
+            old = cells >= 0
+            table.values[cells[old]] = values[old]
+            table.keep_largest(max(0, (3 * cap) // 4 - n_new))
+            keep = ~old
+            work_keys, cells, values = critic._work_keys[keep], cells[keep], values[keep]
+        else:
+            work_keys = critic._work_keys
+        if table.size + n_new > table.max_load * table.keys.size:
+            if cells is critic._work_cells:        # growth moves keys: write back, then insert only new
+                old = cells >= 0
+                table.values[cells[old]] = values[old]
+                keep = ~old
+                work_keys, cells, values = work_keys[keep], cells[keep], values[keep]
+            table._grow(table.size + n_new)
+    else:
+        work_keys = critic._work_keys
+    table.size += kernels.commit_hashed(table.keys, table.values, work_keys, cells, values)

@@ -16,8 +16,9 @@ the same order, so the two engines agree bit for bit (``tests/test_engine_numba.
   numpy's pairwise summation order (:func:`_numpy_sum`) and gradients are
   accumulated in the order of ``numpy.bincount``.
 
-Softmax tables are computed by numpy in both engines (``numpy.exp`` and a compiled
-``exp`` may differ in the last bit).
+Softmax tables (:func:`softmax_tables`) are compiled except for the exponential,
+which stays ``numpy.exp`` in both engines (numpy's vectorised ``exp`` and a compiled one
+may differ in the last bit).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["actor_step", "dense_keys", "gather_hashed", "hashed_keys", "policy_codes_sample", "td_sweep",
-           "wireless_rollout"]
+__all__ = ["actor_step", "commit_hashed", "dense_keys", "gather_hashed", "hashed_keys", "normalise_rows", "policy_codes_sample",
+           "shifted_logits", "softmax_tables", "td_sweep", "wireless_rollout"]
 
 _U0 = np.uint64(0)
 _U1 = np.uint64(1)
@@ -235,32 +236,112 @@ def td_sweep(slots, values, rewards, gamma, alphas):
 
 
 @numba.njit(cache=True)
-def actor_step(theta, q, nbr, disc_n, probs_rows, row_base, codes, actions, phi, eta, grad):
+def actor_step(theta, q, nbr, disc_n, probs_rows, row_base, codes, actions, phi, eta, n_states):
     """``theta += eta * grad`` with the localized policy gradient of one trajectory.
 
-    ``theta`` and ``grad`` are flat views of ``(R, n, S, F, A)``; ``grad`` must be zero
-    on entry (it is left holding the gradient). ``nbr (n, W)`` lists each agent's
-    neighbourhood padded with ``n`` (which reads 0).
+    ``theta`` is the flat view of ``(R, n, S, F, A)``; ``nbr (n, W)`` lists each agent's
+    neighbourhood padded with ``n`` (which reads 0). One (run, agent) block at a time:
+    its gradient is accumulated over ``t = 0..T`` in increasing ``t`` (the order in which
+    ``numpy.bincount`` adds the same terms), then added to ``theta``.
     """
     T1, R, n = q.shape
     W = nbr.shape[1]
     F = phi.shape[2]
     A = probs_rows.shape[1]
+    block = n_states * F * A
     padded = np.zeros(W)
-    for t in range(T1):
-        for r in range(R):
-            for i in range(n):
+    grad = np.zeros(block)
+    for r in range(R):
+        for i in range(n):
+            grad[:] = 0.0
+            for t in range(T1):
                 for w in range(W):
                     j = nbr[i, w]
                     padded[w] = q[t, r, j] if j < n else 0.0
                 weight = _numpy_sum(padded, 0, W) * disc_n[t]
-                row = row_base[r, i] + codes[t, r, i]
+                code = codes[t, r, i]
+                row = row_base[r, i] + code
                 act = actions[t, r, i]
-                base = row * F
                 for f in range(F):
                     wf = weight * phi[r, i, f]
+                    base = (code * F + f) * A
                     for a in range(A):
                         score = (1.0 if a == act else 0.0) - probs_rows[row, a]
-                        grad[(base + f) * A + a] += wf * score
-    for k in range(theta.size):
-        theta[k] = theta[k] + eta * grad[k]
+                        grad[base + a] += wf * score
+            start = row_base[r, i] * F * A
+            for k in range(block):
+                theta[start + k] = theta[start + k] + eta * grad[k]
+
+
+@numba.njit(cache=True)
+def commit_hashed(table_keys, table_values, work_keys, work_cells, values):
+    """Write a hashed persistent critic's working values back: stored keys are updated,
+    new keys with a nonzero value inserted (linear probing). The caller has made room
+    (growth, eviction). Returns the number of keys inserted."""
+    size = table_keys.size
+    inserted = 0
+    for w in range(work_keys.size):
+        cell = work_cells[w]
+        if cell >= 0:
+            table_values[cell] = values[w]
+        elif values[w] != 0.0:
+            key = work_keys[w]
+            c = np.int64(key & np.uint64(size - 1))
+            while table_keys[c] != _U0:
+                c = (c + 1) & (size - 1)
+            table_keys[c] = key
+            table_values[c] = values[w]
+            inserted += 1
+    return inserted
+
+
+@numba.njit(cache=True)
+def shifted_logits(theta, phi, mask, out):
+    """``logits - max(logits)`` over actions for every (run, agent, local state), masked actions
+    ``-inf``: the first half of :func:`rl.actors.softmax_tables` (``theta (R, n, S, F, A)``,
+    ``phi (R, n, F)``, ``mask (n, A)``, ``out (R, n, S, A)``)."""
+    R, n, S, F, A = theta.shape
+    for r in range(R):
+        for i in range(n):
+            for s in range(S):
+                top = -np.inf
+                for a in range(A):
+                    if mask[i, a]:
+                        v = phi[r, i, 0] * theta[r, i, s, 0, a]
+                        for f in range(1, F):
+                            v = v + phi[r, i, f] * theta[r, i, s, f, a]
+                    else:
+                        v = -np.inf
+                    out[r, i, s, a] = v
+                    if v > top:
+                        top = v
+                for a in range(A):
+                    out[r, i, s, a] = out[r, i, s, a] - top
+
+
+@numba.njit(cache=True)
+def normalise_rows(expo, probs, cdf):
+    """``probs = expo / sum(expo)`` (numpy's pairwise sum) and its running sum, row by row
+    (``expo``, ``probs``, ``cdf`` of shape ``(rows, A)``): the second half of
+    :func:`rl.actors.softmax_tables`."""
+    rows, A = expo.shape
+    for k in range(rows):
+        total = _numpy_sum(expo[k], 0, A)
+        acc = 0.0
+        for a in range(A):
+            p = expo[k, a] / total
+            probs[k, a] = p
+            acc = p if a == 0 else acc + p
+            cdf[k, a] = acc
+
+
+def softmax_tables(theta: np.ndarray, phi: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`rl.actors.softmax_tables` for ``theta (R, n, S, F, A)``, bit for bit, with one numpy pass
+    (the exponential) between two compiled ones."""
+    shifted = np.empty(theta.shape[:3] + theta.shape[4:])
+    shifted_logits(theta, np.ascontiguousarray(phi), mask, shifted)
+    expo = np.exp(shifted)
+    probs, cdf = np.empty_like(expo), np.empty_like(expo)
+    A = expo.shape[-1]
+    normalise_rows(expo.reshape(-1, A), probs.reshape(-1, A), cdf.reshape(-1, A))
+    return probs, cdf
