@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from causalnet.data import Transitions, code_dtype, reward_dtype
+from causalnet.spec import default_spec
 from rl.critics import HashSlotTable, critic_max_entries
-from rl.envs import SyntheticNetworkEnv, WirelessAccessEnv
+from rl.envs import WirelessAccessEnv
 from rl.gsac import GSACConfig, GSACTrainer
 from rl.rollout import collect_transitions
 
@@ -35,10 +36,15 @@ def test_narrowing_keeps_every_value_exact():
 
 
 def test_many_episodes_and_wide_actions_get_wider_types():
-    env = SyntheticNetworkEnv(n_agents=3, topology="ring", action_cardinality=200, rng=0)
-    tr = collect_transitions(env, None, episodes=150, horizon=2, rng=1)
-    assert tr.actions.dtype == np.int16 and tr.episode.dtype == np.int16 and tr.time.dtype == np.int8
-    assert tr.actions.max() > 127 and tr.episode.max() == 149
+    spec = default_spec(3, [(0, 1), (1, 2)], 1, 2, 200)
+    rng = np.random.default_rng(0)
+    rows = 300
+    tr = Transitions(spec, states=rng.integers(0, 2, (rows, 3)), actions=rng.integers(0, 200, (rows, 3)),
+                     rewards=rng.integers(-200, 3, (rows, 3)).astype(float), next_states=rng.integers(0, 2, (rows, 3)),
+                     domain=np.zeros(rows, int), episode=np.arange(rows) // 2, time=np.arange(rows) % 2)
+    assert tr.states.dtype == np.int8 and tr.actions.dtype == np.int16 and tr.rewards.dtype == np.int16
+    assert tr.episode.dtype == np.int16 and tr.time.dtype == np.int8
+    assert tr.actions.max() > 127 and tr.episode.max() == 149 and tr.rewards.min() < -128
 
 
 def test_concatenate_offsets_narrow_episode_ids_without_overflow():
