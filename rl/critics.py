@@ -422,15 +422,35 @@ class TabularCritic:
         cells, values = self._work_cells, self.values
         old = cells >= 0
         self._table.values[cells[old]] = values[old]
-        new = ~old & (values != 0.0)
+        new, n_keep = self.new_keys(cells, values)
         if new.any():
-            n_new = int(np.count_nonzero(new))
-            cap = self.max_entries
-            if cap is not None and self._table.size + n_new > cap:
-                # evict to a low-water mark of 3/4 of the cap, so evictions stay rare
-                self._table.keep_largest(max(0, (3 * cap) // 4 - n_new))
+            if n_keep is not None:
+                self._table.keep_largest(n_keep)
             new_cells = self._table.find_or_insert(self._work_keys[new])
             self._table.values[new_cells] = values[new]
+
+    def new_keys(self, cells: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, int | None]:
+        """Which working keys :meth:`commit` inserts, and how many stored keys it keeps.
+
+        New keys are those not stored (``cells < 0``) with a nonzero value. When they
+        would take the table past ``max_entries``, the table is cut to a low-water mark
+        of ``3/4`` of the cap: stored keys are evicted down to ``3/4 cap - new`` (the
+        returned count, None when no eviction is due) and, if the new keys alone exceed
+        ``3/4 cap``, only the ``3/4 cap`` of them with the largest ``|Q|`` are inserted
+        (ties: the larger key), so the table never holds more than ``max_entries`` keys.
+        """
+        new = (cells < 0) & (values != 0.0)
+        cap = self.max_entries
+        n_new = int(np.count_nonzero(new))
+        if cap is None or n_new == 0 or self._table.size + n_new <= cap:
+            return new, None
+        limit = (3 * cap) // 4
+        if n_new > limit:
+            idx = np.flatnonzero(new)
+            order = np.lexsort((self._work_keys[idx], np.abs(values[idx])))
+            new[idx[order[:n_new - limit]]] = False
+            n_new = limit
+        return new, limit - n_new
 
     def td_sweep(self, slots: np.ndarray, rewards: np.ndarray, *, gamma: float, alphas: np.ndarray) -> None:
         """SARSA TD(0) along a trajectory, in time order.

@@ -123,6 +123,7 @@ def iterate_numba(tr: "GSACTrainer") -> None:
     key_states = state_buf[1:] if post else state_buf[:T + 1]
     dom = np.ascontiguousarray(tr._domain_codes[m])
     alphas, eta = tr._step_sizes(tr.iteration)
+    targets = rew_buf if tr.advantage is None else tr.advantage.critic_targets(rew_buf, T)
     if critic.table_kind == "dense":
         keys = np.empty((T + 1, R, n), dtype=np.int64)
         kernels.dense_keys(key_states, act_buf, dom, st.cols, st.strides, critic._agent_base, critic._run_size, keys)
@@ -132,7 +133,7 @@ def iterate_numba(tr: "GSACTrainer") -> None:
     if critic.persistent and critic.table_kind == "dense":
         slots = keys
         values = critic.values
-        kernels.td_sweep(slots, values, rew_buf, cfg.gamma, alphas)
+        kernels.td_sweep(slots, values, targets, cfg.gamma, alphas)
         q = values[slots]
     else:
         flat = keys.ravel() if critic.table_kind == "hashed" else keys.ravel().astype(np.uint64) + np.uint64(1)
@@ -150,7 +151,7 @@ def iterate_numba(tr: "GSACTrainer") -> None:
             work_keys = work_keys.astype(np.int64) if critic.table_kind == "dense" else work_keys
             values = values[order]
         slots = slots.reshape(keys.shape)
-        kernels.td_sweep(slots, values, rew_buf, cfg.gamma, alphas)
+        kernels.td_sweep(slots, values, targets, cfg.gamma, alphas)
         critic.values = values
         critic._work_keys = work_keys
         if critic.persistent:
@@ -158,37 +159,33 @@ def iterate_numba(tr: "GSACTrainer") -> None:
         q = values[slots]
         if critic.persistent:
             _commit(critic, kernels)
-    # 4. actor
-    theta_flat = tr.theta.reshape(-1)
-    kernels.actor_step(theta_flat, q, tr._nbr, st.disc_n, probs_rows, tr._row_base, code_buf, act_buf,
+    # 4. actor (reference: weights compiled; advantage: AdvantageWeights, shared with numpy)
+    if tr.advantage is None:
+        weight = np.empty((T + 1, R, n))
+        kernels.reference_weights(q, tr._nbr, st.disc_n, weight)
+    else:
+        weight = np.ascontiguousarray(tr.advantage.weights(q, discount=tr._discount))
+    kernels.actor_step(tr.theta.reshape(-1), weight, probs_rows, tr._row_base, code_buf, act_buf,
                        np.ascontiguousarray(phi), eta, tr.theta.shape[2])
     tr.iteration += 1
 
 
 def _commit(critic, kernels) -> None:
-    """:meth:`rl.critics.TabularCritic.commit` with a compiled write-back: the same room is
-    made first (eviction to the cap, then growth), so the stored key -> value map is the
-    numpy path's."""
+    """:meth:`rl.critics.TabularCritic.commit` with a compiled write-back: the same keys are
+    inserted and the same room is made first (eviction to the cap, then growth), so the
+    stored key -> value map is the numpy path's."""
     table, values, cells = critic._table, critic.values, critic._work_cells
-    n_new = int(np.count_nonzero((cells < 0) & (values != 0.0)))
-    if n_new:
-        cap = critic.max_entries
-        if cap is not None and table.size + n_new > cap:
-            # eviction changes cells: write the stored keys' values back first
-            old = cells >= 0
-            table.values[cells[old]] = values[old]
-            table.keep_largest(max(0, (3 * cap) // 4 - n_new))
-            keep = ~old
-            work_keys, cells, values = critic._work_keys[keep], cells[keep], values[keep]
-        else:
-            work_keys = critic._work_keys
-        if table.size + n_new > table.max_load * table.keys.size:
-            if cells is critic._work_cells:        # growth moves keys: write back, then insert only new
-                old = cells >= 0
-                table.values[cells[old]] = values[old]
-                keep = ~old
-                work_keys, cells, values = work_keys[keep], cells[keep], values[keep]
-            table._grow(table.size + n_new)
-    else:
-        work_keys = critic._work_keys
-    table.size += kernels.commit_hashed(table.keys, table.values, work_keys, cells, values)
+    new, n_keep = critic.new_keys(cells, values)
+    n_new = int(np.count_nonzero(new))
+    if n_keep is None and (n_new == 0 or table.size + n_new <= table.max_load * table.keys.size):
+        # the common case: no eviction, no growth; stored keys are written back, new ones inserted
+        table.size += kernels.commit_hashed(table.keys, table.values, critic._work_keys, cells, values)
+        return
+    old = cells >= 0                              # eviction or growth moves keys: write back first
+    table.values[cells[old]] = values[old]
+    if n_keep is not None:
+        table.keep_largest(n_keep)
+    if table.size + n_new > table.max_load * table.keys.size:
+        table._grow(table.size + n_new)
+    table.size += kernels.commit_hashed(table.keys, table.values, critic._work_keys[new],
+                                        np.full(n_new, -1, dtype=np.int64), values[new])

@@ -131,12 +131,9 @@ class GSACConfig:
     critic_table: CriticTable = "auto"
     dense_limit: int = 1 << 20
     critic_timing: CriticTiming = "current"
-<<<<<<< HEAD
-    critic_memory_mb: float | None = 512.0
-=======
     actor: ActorKind = "advantage"
     reward_norm: bool = True
->>>>>>> main
+    critic_memory_mb: float | None = 512.0
 
     def __post_init__(self) -> None:
         choices = {"inputs": ("acr", "truncation"), "critic": ("persistent", "reset"),
@@ -161,14 +158,11 @@ class GSACConfig:
             raise ValueError(f"restart must be an integer >= 1 or None, got {self.restart!r}")
         if self.gamma is not None and not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"gamma must lie in [0, 1], got {self.gamma!r}")
-<<<<<<< HEAD
         if self.critic_memory_mb is not None and (isinstance(self.critic_memory_mb, bool)
                                                   or not float(self.critic_memory_mb) >= 1.0 / 1024):
             raise ValueError(f"critic_memory_mb must be >= 1/1024 (1 KB) or None, got {self.critic_memory_mb!r}")
-=======
         if not isinstance(self.reward_norm, (bool, np.bool_)):
             raise ValueError(f"reward_norm must be True or False, got {self.reward_norm!r}")
->>>>>>> main
         for name in ("critic_h", "critic_t0", "actor_lr"):
             if not float(getattr(self, name)) > 0.0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
@@ -491,17 +485,13 @@ class GSACTrainer:
             self.features = PolynomialFeatures(n, degree=self.features.degree, agents=self.inputs.domain_agents)
         self.critic = TabularCritic(self.inputs.critic_columns, self.inputs.critic_cardinality, n_runs=self.n_runs,
                                     persistent=config.critic == "persistent", table=config.critic_table,
-<<<<<<< HEAD
                                     dense_limit=config.dense_limit,
                                     max_entries=None if config.critic_memory_mb is None
                                     else critic_max_entries(config.critic_memory_mb))
-=======
-                                    dense_limit=config.dense_limit)
         self.advantage: AdvantageWeights | None = None
         if config.actor == "advantage":
             self.advantage = AdvantageWeights(self.inputs.neighborhoods, n_runs=self.n_runs,
                                               reward_norm=config.reward_norm)
->>>>>>> main
         # actor
         self.action_counts = np.asarray(env.action_counts, dtype=np.int64)
         n_actions = int(self.action_counts.max())
@@ -534,12 +524,9 @@ class GSACTrainer:
         self.iteration = 0
         T = config.horizon
         self._discount = config.gamma ** np.arange(T + 1, dtype=np.float64)
-<<<<<<< HEAD
-        self._numba = NumbaState(self) if self.engine == "numba" else None
-=======
         # the advantage actor's step rule: eta / H, H = sum_t gamma^t (see rl.advantage)
         self._actor_scale = (1.0 / effective_horizon(config.gamma, T) if config.actor == "advantage" else 1.0)
->>>>>>> main
+        self._numba = NumbaState(self) if self.engine == "numba" else None
 
     # -------------------------------------------------------------- set-up
     def _factor_table(self, value, name: str) -> np.ndarray:

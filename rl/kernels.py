@@ -12,9 +12,11 @@ the same order, so the two engines agree bit for bit (``tests/test_engine_numba.
 * :func:`gather_hashed` -- the iteration's distinct keys, their stored cells and
   values (the working table of a hashed critic);
 * :func:`td_sweep` -- SARSA TD(0) in time order;
-* :func:`actor_step` -- the localized policy-gradient step. Neighbourhood sums use
-  numpy's pairwise summation order (:func:`_numpy_sum`) and gradients are
-  accumulated in the order of ``numpy.bincount``.
+* :func:`reference_weights` -- the reference actor's weights (neighbourhood sums in
+  numpy's pairwise summation order, :func:`_numpy_sum`); the advantage actor's weights
+  come from :class:`rl.advantage.AdvantageWeights` in both engines;
+* :func:`actor_step` -- the localized policy-gradient step, gradients accumulated in
+  the order of ``numpy.bincount``.
 
 Softmax tables (:func:`softmax_tables`) are compiled except for the exponential,
 which stays ``numpy.exp`` in both engines (numpy's vectorised ``exp`` and a compiled one
@@ -26,7 +28,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["actor_step", "commit_hashed", "dense_keys", "gather_hashed", "hashed_keys", "normalise_rows", "policy_codes_sample",
+__all__ = ["actor_step", "commit_hashed", "dense_keys", "reference_weights", "gather_hashed", "hashed_keys", "normalise_rows", "policy_codes_sample",
            "shifted_logits", "softmax_tables", "td_sweep", "wireless_rollout"]
 
 _U0 = np.uint64(0)
@@ -236,34 +238,45 @@ def td_sweep(slots, values, rewards, gamma, alphas):
 
 
 @numba.njit(cache=True)
-def actor_step(theta, q, nbr, disc_n, probs_rows, row_base, codes, actions, phi, eta, n_states):
-    """``theta += eta * grad`` with the localized policy gradient of one trajectory.
-
-    ``theta`` is the flat view of ``(R, n, S, F, A)``; ``nbr (n, W)`` lists each agent's
-    neighbourhood padded with ``n`` (which reads 0). One (run, agent) block at a time:
-    its gradient is accumulated over ``t = 0..T`` in increasing ``t`` (the order in which
-    ``numpy.bincount`` adds the same terms), then added to ``theta``.
-    """
+def reference_weights(q, nbr, disc_n, out):
+    """The reference actor's weights ``(sum_{j in N_i} Q_j(x_t)) * gamma^t / n`` (numpy's
+    pairwise order over the padded neighbourhood; ``nbr`` padded with ``n``, read as 0)."""
     T1, R, n = q.shape
     W = nbr.shape[1]
+    padded = np.zeros(W)
+    for t in range(T1):
+        for r in range(R):
+            for i in range(n):
+                for w in range(W):
+                    j = nbr[i, w]
+                    padded[w] = q[t, r, j] if j < n else 0.0
+                out[t, r, i] = _numpy_sum(padded, 0, W) * disc_n[t]
+
+
+@numba.njit(cache=True)
+def actor_step(theta, weight, probs_rows, row_base, codes, actions, phi, eta, n_states):
+    """``theta += eta * grad``, ``grad = sum_t weight_i(t) phi_i grad_logits log pi_i``.
+
+    ``theta`` is the flat view of ``(R, n, S, F, A)``; ``weight (T+1, R, n)``. One (run,
+    agent) block at a time: its gradient is accumulated over ``t = 0..T`` in increasing
+    ``t`` (the order in which ``numpy.bincount`` adds the same terms), then added to
+    ``theta``.
+    """
+    T1, R, n = weight.shape
     F = phi.shape[2]
     A = probs_rows.shape[1]
     block = n_states * F * A
-    padded = np.zeros(W)
     grad = np.zeros(block)
     for r in range(R):
         for i in range(n):
             grad[:] = 0.0
             for t in range(T1):
-                for w in range(W):
-                    j = nbr[i, w]
-                    padded[w] = q[t, r, j] if j < n else 0.0
-                weight = _numpy_sum(padded, 0, W) * disc_n[t]
+                w = weight[t, r, i]
                 code = codes[t, r, i]
                 row = row_base[r, i] + code
                 act = actions[t, r, i]
                 for f in range(F):
-                    wf = weight * phi[r, i, f]
+                    wf = w * phi[r, i, f]
                     base = (code * F + f) * A
                     for a in range(A):
                         score = (1.0 if a == act else 0.0) - probs_rows[row, a]

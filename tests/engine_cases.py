@@ -36,44 +36,49 @@ def _wireless_small() -> WirelessAccessEnv:
     return WirelessAccessEnv.from_grid(2)              # 9 users, 4 APs
 
 
-def _case_sac_dense(**kw) -> GSACTrainer:
+def _case_sac_dense(actor, **kw) -> GSACTrainer:
     env = WirelessAccessEnv(2, 2, users_per_vertex=1)  # 4 users, 1 AP: dense truncation keys
-    return GSACTrainer(env, env.true_graph(), GSACConfig.reference_sac(critic_table="dense"), rng=[3, 4], **kw)
+    cfg = GSACConfig.reference_sac(critic_table="dense", actor=actor)
+    return GSACTrainer(env, env.true_graph(), cfg, rng=[3, 4], **kw)
 
 
-def _case_sac_hashed(**kw) -> GSACTrainer:
+def _case_sac_hashed(actor, **kw) -> GSACTrainer:
     env = _wireless_small()                            # truncation keys too many for a dense table
-    return GSACTrainer(env, env.true_graph(), GSACConfig.reference_sac(), rng=[5], **kw)
+    return GSACTrainer(env, env.true_graph(), GSACConfig.reference_sac(actor=actor), rng=[5], **kw)
 
 
-def _case_gsac_sources(**kw) -> GSACTrainer:
+def _case_gsac_sources(actor, **kw) -> GSACTrainer:
     env = _wireless_small()
-    return GSACTrainer(env, env.true_graph(), GSACConfig(), domain_factors=[0.2, 0.5, 0.8],
+    return GSACTrainer(env, env.true_graph(), GSACConfig(actor=actor), domain_factors=[0.2, 0.5, 0.8],
                        w_hat=[0.25, 0.45, 0.85], rng=11, n_runs=3, **kw)
 
 
-def _case_gsac_hashed_sources(**kw) -> GSACTrainer:
+def _case_gsac_hashed_sources(actor, **kw) -> GSACTrainer:
     env = _wireless_small()
-    return GSACTrainer(env, env.true_graph(), GSACConfig(critic_table="hashed", kappa=2),
+    return GSACTrainer(env, env.true_graph(), GSACConfig(critic_table="hashed", kappa=2, actor=actor),
                        domain_factors=[0.3, 0.7], rng=[21, 22], **kw)
 
 
-def _case_reset_quadratic_post(**kw) -> GSACTrainer:
+def _case_reset_quadratic_post(actor, **kw) -> GSACTrainer:
     env = _wireless_small()
-    cfg = GSACConfig(critic="reset", features="quadratic", critic_timing="post_transition", restart=None)
+    cfg = GSACConfig(critic="reset", features="quadratic", critic_timing="post_transition", restart=None,
+                     actor=actor, reward_norm=False)
     return GSACTrainer(env, env.true_graph(), cfg, domain_factors=[0.2, 0.8], rng=[7, 8], **kw)
 
 
-def _case_mtl_onehot(**kw) -> GSACTrainer:
+def _case_mtl_onehot(actor, **kw) -> GSACTrainer:
     env = _wireless_small()
-    cfg = GSACConfig(inputs="truncation", features="source_onehot")
+    cfg = GSACConfig(inputs="truncation", features="source_onehot", actor=actor)
     return GSACTrainer(env, env.true_graph(), cfg, domain_factors=[0.2, 0.5, 0.8], rng=[9, 10], **kw)
 
 
-def _case_synthetic(**kw) -> GSACTrainer:
+def _case_synthetic(actor, **kw) -> GSACTrainer:
     env = SyntheticNetworkEnv(n_agents=6, topology="ring", state_cardinality=3, action_cardinality=3, rng=0)
-    return GSACTrainer(env, env.true_graph(), GSACConfig(), domain_factors=[0.1, 0.9], rng=[13, 14], **kw)
+    return GSACTrainer(env, env.true_graph(), GSACConfig(actor=actor), domain_factors=[0.1, 0.9], rng=[13, 14], **kw)
 
+
+ACTORS = ("reference", "advantage")
+"""Every case runs with both actor updates (``GSACConfig.actor``)."""
 
 CASES: dict[str, Callable[..., GSACTrainer]] = {
     "sac_dense": _case_sac_dense,
@@ -95,9 +100,10 @@ def critic_arrays(trainer: GSACTrainer) -> dict[str, np.ndarray]:
     return {"critic_values": np.asarray(state["values"])}
 
 
-def run_case(name: str, *, iterations: int = ITERATIONS, **trainer_kwargs: Any) -> dict[str, np.ndarray]:
-    """Train case ``name`` and return its result arrays (see the module docstring)."""
-    trainer = CASES[name](**trainer_kwargs)
+def run_case(name: str, actor: str = "reference", *, iterations: int = ITERATIONS,
+             **trainer_kwargs: Any) -> dict[str, np.ndarray]:
+    """Train case ``name`` with ``actor`` and return its result arrays (see the module docstring)."""
+    trainer = CASES[name](actor, **trainer_kwargs)
     trainer.iterate(iterations)
     means, errs = trainer.evaluate(episodes=40)
     return {"theta": trainer.theta.copy(), **critic_arrays(trainer), "eval_mean": means, "eval_err": errs}
@@ -107,8 +113,9 @@ def run_all(**trainer_kwargs: Any) -> dict[str, np.ndarray]:
     """Every case, flattened into ``{"case/array": ndarray}``."""
     out: dict[str, np.ndarray] = {}
     for name in CASES:
-        for key, value in run_case(name, **trainer_kwargs).items():
-            out[f"{name}/{key}"] = value
+        for actor in ACTORS:
+            for key, value in run_case(name, actor, **trainer_kwargs).items():
+                out[f"{name}/{actor}/{key}"] = value
     return out
 
 

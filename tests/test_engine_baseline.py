@@ -18,17 +18,19 @@ import engine_cases  # noqa: E402
 BASELINE = np.load(engine_cases.BASELINE)
 
 
+@pytest.mark.parametrize("actor", engine_cases.ACTORS)
 @pytest.mark.parametrize("name", list(engine_cases.CASES))
-def test_engine_matches_recorded_baseline(name: str) -> None:
-    got = engine_cases.run_case(name)
-    recorded = {k.split("/", 1)[1]: BASELINE[k] for k in BASELINE.files if k.startswith(name + "/")}
+def test_engine_matches_recorded_baseline(name: str, actor: str) -> None:
+    got = engine_cases.run_case(name, actor, engine="numpy")
+    prefix = f"{name}/{actor}/"
+    recorded = {k[len(prefix):]: BASELINE[k] for k in BASELINE.files if k.startswith(prefix)}
     assert sorted(got) == sorted(recorded)
     for key, value in got.items():
-        np.testing.assert_array_equal(value, recorded[key], err_msg=f"{name}/{key} moved")
+        np.testing.assert_array_equal(value, recorded[key], err_msg=f"{prefix}{key} moved")
         assert value.dtype == recorded[key].dtype
 
 
 def test_baseline_is_sensitive_to_one_more_iteration() -> None:
     # the comparison can fail: one extra iteration changes the parameters
-    got = engine_cases.run_case("gsac_sources", iterations=engine_cases.ITERATIONS + 1)
-    assert not np.array_equal(got["theta"], BASELINE["gsac_sources/theta"])
+    got = engine_cases.run_case("gsac_sources", "advantage", iterations=engine_cases.ITERATIONS + 1, engine="numpy")
+    assert not np.array_equal(got["theta"], BASELINE["gsac_sources/advantage/theta"])

@@ -17,11 +17,12 @@ from rl.gsac import GSACConfig, GSACTrainer
 BASELINE = np.load(engine_cases.BASELINE)
 
 
+@pytest.mark.parametrize("actor", engine_cases.ACTORS)
 @pytest.mark.parametrize("name", list(engine_cases.CASES))
-def test_numba_engine_matches_recorded_baseline(name: str) -> None:
-    got = engine_cases.run_case(name, engine="numba")
+def test_numba_engine_matches_recorded_baseline(name: str, actor: str) -> None:
+    got = engine_cases.run_case(name, actor, engine="numba")
     for key, value in got.items():
-        np.testing.assert_array_equal(value, BASELINE[f"{name}/{key}"], err_msg=f"{name}/{key}")
+        np.testing.assert_array_equal(value, BASELINE[f"{name}/{actor}/{key}"], err_msg=f"{name}/{actor}/{key}")
 
 
 def _pair(config: GSACConfig, **kw):
@@ -31,8 +32,9 @@ def _pair(config: GSACConfig, **kw):
 
 
 @pytest.mark.parametrize("config", [GSACConfig(restart=7, critic_memory_mb=16 / 1024),
+                                    GSACConfig(restart=7, critic_memory_mb=16 / 1024, actor="reference"),
                                     GSACConfig(inputs="truncation", features="source_onehot", critic="reset")],
-                         ids=["gsac-capped-critic", "mtl-reset"])
+                         ids=["gsac-capped-critic", "gsac-reference-actor", "mtl-reset"])
 def test_engines_agree_over_many_iterations(config: GSACConfig) -> None:
     ref, fast = _pair(config)
     for _ in range(3):
