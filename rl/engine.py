@@ -159,12 +159,16 @@ def iterate_numba(tr: "GSACTrainer") -> None:
         q = values[slots]
         if critic.persistent:
             _commit(critic, kernels)
-    # 4. actor (reference: weights compiled; advantage: AdvantageWeights, shared with numpy)
+    # 4. actor
     if tr.advantage is None:
         weight = np.empty((T + 1, R, n))
         kernels.reference_weights(q, tr._nbr, st.disc_n, weight)
-    else:
-        weight = np.ascontiguousarray(tr.advantage.weights(q, discount=tr._discount))
+    else:                                          # AdvantageWeights.weights, compiled
+        adv = tr.advantage
+        weight = np.empty((T + 1, R, n))
+        rate = max(1.0 / (adv.updates + 1), 1.0 / adv.window)
+        kernels.advantage_weights(q, adv.baseline, adv._nbr, adv._inv_size, tr._discount, rate, weight)
+        adv.updates += 1
     kernels.actor_step(tr.theta.reshape(-1), weight, probs_rows, tr._row_base, code_buf, act_buf,
                        np.ascontiguousarray(phi), eta, tr.theta.shape[2])
     tr.iteration += 1

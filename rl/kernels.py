@@ -12,9 +12,9 @@ the same order, so the two engines agree bit for bit (``tests/test_engine_numba.
 * :func:`gather_hashed` -- the iteration's distinct keys, their stored cells and
   values (the working table of a hashed critic);
 * :func:`td_sweep` -- SARSA TD(0) in time order;
-* :func:`reference_weights` -- the reference actor's weights (neighbourhood sums in
-  numpy's pairwise summation order, :func:`_numpy_sum`); the advantage actor's weights
-  come from :class:`rl.advantage.AdvantageWeights` in both engines;
+* :func:`reference_weights`, :func:`advantage_weights` -- the actor's weights
+  (neighbourhood sums in the order numpy adds a fancy-indexed last axis,
+  :func:`_sequential_sum`; action sums in numpy's pairwise order, :func:`_numpy_sum`);
 * :func:`actor_step` -- the localized policy-gradient step, gradients accumulated in
   the order of ``numpy.bincount``.
 
@@ -28,7 +28,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["actor_step", "commit_hashed", "dense_keys", "reference_weights", "gather_hashed", "hashed_keys", "normalise_rows", "policy_codes_sample",
+__all__ = ["actor_step", "advantage_weights", "commit_hashed", "dense_keys", "reference_weights", "gather_hashed", "hashed_keys", "normalise_rows", "policy_codes_sample",
            "shifted_logits", "softmax_tables", "td_sweep", "wireless_rollout"]
 
 _U0 = np.uint64(0)
@@ -68,6 +68,17 @@ def _numpy_sum(values, start, width):
     while k < width:
         res += values[start + k]
         k += 1
+    return res
+
+
+@numba.njit(cache=True, inline="always")
+def _sequential_sum(values, width):
+    """``((v0 + v1) + v2) + ...``: numpy's order for ``x[..., nbr].sum(axis=-1)``, whose
+    fancy-indexed operand is laid out with the neighbour axis outermost, so the reduction
+    accumulates one neighbour at a time."""
+    res = values[0]
+    for k in range(1, width):
+        res += values[k]
     return res
 
 
@@ -250,7 +261,7 @@ def reference_weights(q, nbr, disc_n, out):
                 for w in range(W):
                     j = nbr[i, w]
                     padded[w] = q[t, r, j] if j < n else 0.0
-                out[t, r, i] = _numpy_sum(padded, 0, W) * disc_n[t]
+                out[t, r, i] = _sequential_sum(padded, W) * disc_n[t]
 
 
 @numba.njit(cache=True)
@@ -358,3 +369,26 @@ def softmax_tables(theta: np.ndarray, phi: np.ndarray, mask: np.ndarray) -> tupl
     A = expo.shape[-1]
     normalise_rows(expo.reshape(-1, A), probs.reshape(-1, A), cdf.reshape(-1, A))
     return probs, cdf
+
+
+@numba.njit(cache=True)
+def advantage_weights(q, baseline, nbr, inv_size, discount, rate, out):
+    """:meth:`rl.advantage.AdvantageWeights.weights`, bit for bit: ``out[t, r, i] =
+    (sum_{j in N_i} (Q_j - b_j)) / |N_i| * gamma^t`` with the baselines ``b`` of the previous
+    rollouts, then ``b += rate * (mean_t Q - b)`` in place (``q (T+1, R, n)``, ``baseline (R, n)``)."""
+    T1, R, n = q.shape
+    W = nbr.shape[1]
+    padded = np.zeros(W)
+    for t in range(T1):
+        for r in range(R):
+            for i in range(n):
+                for w in range(W):
+                    j = nbr[i, w]
+                    padded[w] = q[t, r, j] - baseline[r, j] if j < n else 0.0
+                out[t, r, i] = _sequential_sum(padded, W) * inv_size[i] * discount[t]
+    for r in range(R):
+        for i in range(n):
+            total = q[0, r, i]
+            for t in range(1, T1):
+                total += q[t, r, i]
+            baseline[r, i] = baseline[r, i] + rate * (total / T1 - baseline[r, i])

@@ -63,3 +63,28 @@ def test_unknown_engine_is_rejected() -> None:
     env = WirelessAccessEnv.from_grid(2)
     with pytest.raises(ValueError, match="engine must be 'auto', 'numpy' or 'numba', got 'gpu'"):
         GSACTrainer(env, env.true_graph(), engine="gpu")
+
+
+def test_weight_kernels_add_in_numpys_order() -> None:
+    # random values of mixed magnitudes, where any other summation order shows in the last bits
+    from rl import kernels
+    from rl.advantage import AdvantageWeights
+
+    rng = np.random.default_rng(1)
+    n, T1, R = 30, 11, 3
+    nbs = [sorted({i, *rng.choice(n, size=int(rng.integers(0, 12)), replace=False).tolist()}) for i in range(n)]
+    numpy_side, compiled = AdvantageWeights(nbs, n_runs=R), AdvantageWeights(nbs, n_runs=R)
+    disc = 0.7 ** np.arange(T1)
+    for _ in range(4):
+        q = rng.normal(size=(T1, R, n)) * 10.0 ** rng.integers(-6, 6, size=(T1, R, n))
+        expected = numpy_side.weights(q, discount=disc)
+        got = np.empty_like(q)
+        rate = max(1.0 / (compiled.updates + 1), 1.0 / compiled.window)
+        kernels.advantage_weights(q, compiled.baseline, compiled._nbr, compiled._inv_size, disc, rate, got)
+        compiled.updates += 1
+        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(compiled.baseline, numpy_side.baseline)
+        q_pad = np.concatenate([q, np.zeros((T1, R, 1))], axis=-1)
+        ref = q_pad[..., numpy_side._nbr].sum(axis=-1) * (disc / n)[:, None, None]
+        kernels.reference_weights(q, numpy_side._nbr, disc / n, got)
+        np.testing.assert_array_equal(got, ref)
