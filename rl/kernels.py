@@ -251,7 +251,8 @@ def td_sweep(slots, values, rewards, gamma, alphas):
 @numba.njit(cache=True)
 def reference_weights(q, nbr, disc_n, out):
     """The reference actor's weights ``(sum_{j in N_i} Q_j(x_t)) * gamma^t / n`` (numpy's
-    pairwise order over the padded neighbourhood; ``nbr`` padded with ``n``, read as 0)."""
+    order over the padded neighbourhood, :func:`_sequential_sum`; ``nbr`` padded with ``n``,
+    read as 0)."""
     T1, R, n = q.shape
     W = nbr.shape[1]
     padded = np.zeros(W)
