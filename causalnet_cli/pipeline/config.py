@@ -59,7 +59,7 @@ class EnvSection:
 
     kind: Literal["wireless", "synthetic", "synthetic-continuous"] = _opt("wireless", "environment family")
     grid: int = _opt(3, "wireless: grid x grid access points, one user on each of the (grid+1)^2 vertices",
-                     low=1, high=31)
+                     low=1, high=63)
     deadline: int = _opt(2, "wireless: packet deadline (state coordinates per user)", low=1, high=8)
     transmit: Literal["random", "allone"] = _opt("random", "wireless: access-point success probabilities")
     agents: int = _opt(12, "synthetic: number of agents", low=2, high=4096)
