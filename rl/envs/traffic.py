@@ -122,9 +122,9 @@ class TrafficGridEnv(NetworkedEnv):
     ((4, 30), True)
     """
 
-    def __init__(self, rows: int = 3, cols: int = 3, *, bins: int = 3, arrival: float | np.ndarray = 0.5,
+    def __init__(self, rows: int = 3, cols: int = 3, *, bins: int = 3, arrival: float | np.ndarray = 0.25,
                  saturation: float = 0.9, turning: Sequence[float] = (0.6, 0.2, 0.2),
-                 switching_cost: float = 0.05) -> None:
+                 switching_cost: float = 0.02) -> None:
         for name, value in (("rows", rows), ("cols", cols)):
             if not _is_int(value) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1 (a grid needs at least one intersection), "
