@@ -254,3 +254,7 @@ register_env_kind(EnvKind(
     add_arguments=_synthetic_arguments,
     build=_synthetic_build,
 ))
+
+
+# ------------------------------------------------------------------ traffic
+from causalnet_cli import env_traffic as _env_traffic  # noqa: E402,F401  (registers --env traffic)
