@@ -28,11 +28,11 @@ def traffic_arguments(group: argparse._ArgumentGroup) -> None:
                             "per intersection (default 0.25)")
     group.add_argument("--saturation", type=float, default=0.9,
                        help="discharge probability of a green, non-empty approach (default 0.9)")
-    group.add_argument("--turning", default="0.6,0.2,0.2",
-                       help="straight,left,right probabilities, summing to one (default 0.6,0.2,0.2)")
-    group.add_argument("--switching-cost", type=float, default=0.02,
+    group.add_argument("--turning", default="0.7,0.0,0.3",
+                       help="straight,left,right probabilities, summing to one (default 0.7,0.0,0.3: no left turns)")
+    group.add_argument("--switching-cost", type=float, default=0.0,
                        help="reward penalty for changing the phase; > 0 adds the shown phase to the state "
-                            "(default 0.02)")
+                            "(default 0)")
 
 
 def build_traffic(args: argparse.Namespace) -> TrafficGridEnv:

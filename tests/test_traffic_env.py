@@ -117,7 +117,7 @@ def _intervention_graph(env: TrafficGridEnv, samples: int, seed: int) -> dict[st
     return found
 
 
-@pytest.mark.parametrize("kwargs", [dict(rows=3, cols=3), dict(rows=2, cols=3, bins=2, switching_cost=0.0),
+@pytest.mark.parametrize("kwargs", [dict(rows=3, cols=3), dict(rows=2, cols=3, bins=2, switching_cost=0.05, turning=(0.6, 0.2, 0.2)),
                                     dict(rows=2, cols=2, turning=(0.5, 0.5, 0.0))])
 def test_true_graph_equals_intervention_oracle(kwargs):
     env = TrafficGridEnv(**kwargs)
@@ -128,7 +128,7 @@ def test_true_graph_equals_intervention_oracle(kwargs):
 
 
 def test_true_graph_shape_of_an_interior_intersection():
-    env = TrafficGridEnv(3, 3, switching_cost=0.0)
+    env = TrafficGridEnv(3, 3, switching_cost=0.0, turning=(0.6, 0.2, 0.2))
     g = env.true_graph()
     # north approach of the centre (4): upstream is intersection 1 (north); vehicles leave
     # straight to 7's N approach, left (east) to 5's W approach, right (west) to 3's E approach
@@ -137,6 +137,12 @@ def test_true_graph_shape_of_an_interior_intersection():
     assert "domain" not in {p for i in range(9) for d in range(4) if not env.boundary[i, d]
                             for p in g.parents[f"s{i}_{d}"]}
     assert set(g.parents["r4"]) == {"s4_0", "s4_1", "s4_2", "s4_3"}
+    # the default bans left turns (two-phase signals without a protected left phase): the
+    # north approach is fed by 1's N (straight) and W (right turn) queues only, and 1's E
+    # queue reaches none of the centre's queues
+    default = TrafficGridEnv(3, 3).true_graph()
+    assert set(default.parents["s4_0"]) == {"s4_0", "a4", "s7_0", "s3_1", "a1", "s1_0", "s1_3"}
+    assert not any("s1_1" in default.parents[f"s4_{d}"] for d in range(4))
 
 
 def test_determinism_and_bounds():
@@ -162,7 +168,7 @@ def test_determinism_and_bounds():
 
 
 def test_arrival_rate_raises_congestion():
-    env = TrafficGridEnv(2, 2)
+    env = TrafficGridEnv(2, 2, switching_cost=0.05)
     means = []
     for lam in (0.1, 0.5, 0.9):
         rng = np.random.default_rng(0)
@@ -204,7 +210,7 @@ def test_bad_step_inputs():
 
 
 def test_pettingzoo_adapter_passes_parallel_api_test():
-    env = TrafficGridEnv(2, 3)
+    env = TrafficGridEnv(2, 3, switching_cost=0.02)
     par = make_parallel_env(env, max_steps=12, rng=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

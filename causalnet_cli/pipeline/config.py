@@ -68,9 +68,9 @@ class EnvSection:
     bins: int = _opt(3, "traffic: queue levels per approach (capacity bins - 1 platoons)", low=2, high=16)
     saturation: float = _opt(0.9, "traffic: discharge probability of a green, non-empty approach",
                              low=0.0, high=1.0, low_open=True)
-    turning: tuple[float, ...] = _opt((0.6, 0.2, 0.2), "traffic: straight, left, right probabilities (sum to one)",
+    turning: tuple[float, ...] = _opt((0.7, 0.0, 0.3), "traffic: straight, left, right probabilities (sum to one)",
                                       low=0.0, high=1.0)
-    switching_cost: float = _opt(0.02, "traffic: reward penalty for changing the phase (> 0 adds the phase to "
+    switching_cost: float = _opt(0.0, "traffic: reward penalty for changing the phase (> 0 adds the phase to "
                                        "the state)", low=0.0)
 
 

@@ -114,17 +114,17 @@ class TrafficGridEnv(NetworkedEnv):
     --------
     >>> env = TrafficGridEnv(2, 3, bins=3)
     >>> env.n_agents, env.spec.n_state, env.action_counts.tolist()
-    (6, 30, [2, 2, 2, 2, 2, 2])
+    (6, 24, [2, 2, 2, 2, 2, 2])
     >>> rng = np.random.default_rng(0)
     >>> states = env.reset(4, rng)
     >>> nxt, rewards = env.step(states, np.zeros((4, 6), dtype=int), rng)
     >>> nxt.shape, bool(rewards.max() <= 0.0)
-    ((4, 30), True)
+    ((4, 24), True)
     """
 
     def __init__(self, rows: int = 3, cols: int = 3, *, bins: int = 3, arrival: float | np.ndarray = 0.25,
-                 saturation: float = 0.9, turning: Sequence[float] = (0.6, 0.2, 0.2),
-                 switching_cost: float = 0.02) -> None:
+                 saturation: float = 0.9, turning: Sequence[float] = (0.7, 0.0, 0.3),
+                 switching_cost: float = 0.0) -> None:
         for name, value in (("rows", rows), ("cols", cols)):
             if not _is_int(value) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1 (a grid needs at least one intersection), "
@@ -303,11 +303,13 @@ class TrafficGridEnv(NetworkedEnv):
         The reward depends on the agent's four queues, and with a switching cost on
         its phase and action.
 
-        >>> g = TrafficGridEnv(1, 2, switching_cost=0).true_graph()
+        >>> g = TrafficGridEnv(1, 2, turning=(0.6, 0.2, 0.2)).true_graph()
         >>> sorted(g.parents["s0_1"])      # east approach of the left intersection
         ['a0', 'a1', 's0_1', 's1_0', 's1_1', 's1_2']
-        >>> sorted(g.parents["s0_0"])      # north approach: boundary, outflow west is an exit
+        >>> sorted(g.parents["s0_0"])      # north approach: boundary; its left turn enters s1_3
         ['a0', 'domain', 's0_0', 's1_3']
+        >>> sorted(TrafficGridEnv(1, 2).true_graph().parents["s0_1"])   # default: no left turns
+        ['a0', 'a1', 's0_1', 's1_0', 's1_1']
         """
         n, dims = self.n_agents, self._dims
         name = lambda flat: f"s{flat // 4}_{flat % 4}"
