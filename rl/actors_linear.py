@@ -12,7 +12,8 @@ both **linear in one-hot features of the individual coordinates**:
 * critic: ``Q_j(s, a) = sum_f phi_jf sum_{c in V_j} sum_{l in N_j^kappa} U_j[f, c, s_c, l, a_l]``
   (plus a bias coordinate): every (coordinate value, neighbour action) pair has a weight.
   Learned by SARSA(0) with semi-gradient steps on the T transitions of each rollout.
-* actor step: the expected ("all-actions") policy gradient of ``sum_{j in N_i} Q_j``:
+* actor step: the expected ("all-actions") policy gradient of ``sum_{j in N_i} Q_j``,
+  divided (like the critic's step) by the agent's number of active inputs:
   since ``Q_j`` is linear in one-hot features of ``a_i``, the part of
   ``sum_j Q_j`` that depends on ``a_i``, ``G_i(a)``, is known for every ``a``, and
   ``d logit_i(a) = pi_i(a) (G_i(a) - sum_b pi_i(b) G_i(b))`` (an advantage; no
@@ -57,7 +58,8 @@ class LinearACConfig:
     episodes : int
         Rollouts per run per iteration (averaged in every update).
     critic_lr, actor_lr : float
-        Step sizes (the critic's is divided by the number of active features).
+        Step sizes, divided by the number of active features of the agent, and decayed
+        as ``1 / sqrt(1 + k / 100)`` at iteration ``k``.
     """
 
     kappa: int = 1
@@ -67,7 +69,7 @@ class LinearACConfig:
     features: Literal["constant", "linear", "source_onehot"] = "linear"
     episodes: int = 16
     critic_lr: float = 1.0
-    actor_lr: float = 2.0
+    actor_lr: float = 10.0
 
     def __post_init__(self) -> None:
         if self.inputs not in ("acr", "truncation"):
@@ -270,6 +272,7 @@ class LinearActorCritic:
         self.critic = np.zeros((self.n_runs, n, F, Kc, v_critic, L, A))
         self._n_active = (self.critic_active.sum(axis=1) * self.nbr_active.sum(axis=1)).astype(np.float64)
         self._amask = np.arange(A)[None, :] < self.action_counts[:, None]
+        self._n_actor_inputs = self.actor_active.sum(axis=1).astype(np.float64)
         self.iteration = 0
         self.train_seconds = 0.0
 
@@ -362,7 +365,7 @@ class LinearActorCritic:
             idx = (base * V + avals[:, :, :, None, :])[..., None] * A + np.arange(A)       # (R,B,n,F,K,A)
             grad_a += np.bincount(idx.ravel(), weights=contrib.ravel(), minlength=self.theta.size
                                   ).reshape(self.theta.shape)
-        self.theta += eta * grad_a / B
+        self.theta += eta * grad_a / (B * self._n_actor_inputs[None, :, None, None, None, None])
         del Rr
         self.iteration += 1
 

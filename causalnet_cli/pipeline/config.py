@@ -99,7 +99,8 @@ class DiscoverySection:
     alpha: float = _opt(0.001, "significance level of the conditional-independence tests",
                         low=0.0, high=1.0, low_open=True, high_open=True)
     ci_test: Literal["gsq", "chisq"] = _opt("gsq", "conditional-independence test")
-    max_cond_size: int = _opt(2, "largest conditioning set", low=0, high=8)
+    max_cond_size: int = _opt(4, "cap on the conditioning-set size (levels stop earlier when no candidate "
+                                 "has that many adjacent candidates)", low=0, high=8)
     n_jobs: int = _opt(2, "worker processes", low=1, high=256)
 
 
