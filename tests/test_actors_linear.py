@@ -42,7 +42,7 @@ def test_same_seed_same_parameters():
                                       lambda: WirelessAccessEnv(2, 3, users_per_vertex=1, arrival=0.5)])
 def test_learning_beats_uniform_on_traffic_and_wireless(make_env):
     env = make_env()
-    ac = LinearActorCritic(env, env.true_graph(), LinearACConfig(episodes=16), rng=0, n_runs=2)
+    ac = LinearActorCritic(env, env.true_graph(), LinearACConfig(episodes=16), rng=0, n_runs=1)
     ac.iterate(60)
     uniform = discounted_return(env, UniformPolicy(env.action_counts), gamma=0.7, horizon=10, episodes=3000, rng=9)
     for pol in ac.policies(w_hat=env.domain_factor):
