@@ -121,7 +121,7 @@ def _intervention_graph(env: TrafficGridEnv, samples: int, seed: int) -> dict[st
                                     dict(rows=2, cols=2, turning=(0.5, 0.5, 0.0))])
 def test_true_graph_equals_intervention_oracle(kwargs):
     env = TrafficGridEnv(**kwargs)
-    found = _intervention_graph(env, 20_000, seed=11)
+    found = _intervention_graph(env, 5_000, seed=11)
     truth = env.true_graph()
     for target, parents in found.items():
         assert parents == set(truth.parents[target]), target

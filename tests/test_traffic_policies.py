@@ -69,7 +69,7 @@ def test_fixed_time_cycle_and_offsets():
 
 def test_max_pressure_beats_fixed_time_beats_uniform():
     env = TrafficGridEnv(3, 3, arrival=0.25)
-    res = {name: discounted_return(env, pol, gamma=0.7, horizon=10, episodes=3000, rng=7)
+    res = {name: discounted_return(env, pol, gamma=0.7, horizon=10, episodes=2000, rng=7)
            for name, pol in [("uniform", UniformPolicy(env.action_counts)),
                              ("fixed", FixedTimePolicy(env, green=2)), ("mp", MaxPressurePolicy(env))]}
     assert res["mp"].ci95[0] > res["fixed"].ci95[1]
