@@ -75,3 +75,14 @@ def test_claims_script_on_a_tiny_grid():
     assert res["curves"]["gsac"]["iterations"] == [0, 2, 4]
     text = traffic_claims.markdown([res])
     assert "| 1x2 | 0.2 |" in text and "ACR" in text and "truncation" in text
+
+
+def test_policy_acr_is_smaller_than_the_one_hop_truncation_and_reported():
+    from analysis.report import _policy_dims
+    from causalnet.acr import acr_table
+
+    table = acr_table(TrafficGridEnv(3, 3).true_graph(), kappa=1)
+    assert [r["policy_acr_dim"] for r in table] == [10, 13, 10, 13, 16, 13, 10, 13, 10]
+    assert [r["policy_kappa_hop_dim"] for r in table] == [12, 16, 12, 16, 20, 16, 12, 16, 12]
+    assert _policy_dims(table) == (" Mean policy-ACR dimension (actor inputs) 12.00 against 14.67 coordinates "
+                                   "of the 1-hop neighbourhood s_{N_i}.")
