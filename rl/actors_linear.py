@@ -341,7 +341,6 @@ class LinearActorCritic:
         qg = [self._q_and_g(table, cv, a) for cv, a in zip(cvals, a_buf)]
         alpha = cfg.critic_lr / math.sqrt(1.0 + k_eff / 100.0)
         grad_c = np.zeros_like(self.critic)
-        Rr = np.arange(R)[:, None, None, None, None]
         for t in range(T):
             delta = r_buf[t] + cfg.gamma * qg[t + 1][0] - qg[t][0]          # (R, B, n)
             self._accumulate_critic(grad_c, delta / self._n_active, cvals[t], a_buf[t], phi)
@@ -349,7 +348,7 @@ class LinearActorCritic:
         # actor: expected policy gradient with the advantage of sum_{j in N_i} Q_j
         eta = cfg.actor_lr / math.sqrt(1.0 + k_eff / 100.0)
         grad_a = np.zeros_like(self.theta)
-        R_, K = R, self.actor_columns.shape[1]
+        K = self.actor_columns.shape[1]
         for t in range(T + 1):
             g = qg[t][1]
             probs = p_buf[t]
@@ -360,13 +359,12 @@ class LinearActorCritic:
                 * self.actor_active[None, None, :, None, :, None]           # (R, B, n, F, K, A)
             F = phi.shape[-1]
             V, A = self.theta.shape[4], self.theta.shape[5]
-            base = ((np.arange(R_)[:, None, None, None, None] * n + np.arange(n)[None, None, :, None, None]) * F
+            base = ((np.arange(R)[:, None, None, None, None] * n + np.arange(n)[None, None, :, None, None]) * F
                     + np.arange(F)[None, None, None, :, None]) * K + np.arange(K)[None, None, None, None, :]
             idx = (base * V + avals[:, :, :, None, :])[..., None] * A + np.arange(A)       # (R,B,n,F,K,A)
             grad_a += np.bincount(idx.ravel(), weights=contrib.ravel(), minlength=self.theta.size
                                   ).reshape(self.theta.shape)
         self.theta += eta * grad_a / (B * self._n_actor_inputs[None, :, None, None, None, None])
-        del Rr
         self.iteration += 1
 
     def _accumulate_critic(self, grad: np.ndarray, delta: np.ndarray, cvals: np.ndarray, acts: np.ndarray,
