@@ -4,7 +4,7 @@ Writes a CSV of ``--agents`` agents (one 3-valued state coordinate, a binary act
 0/1 reward each, plus ``<state>_next``: ``4 * agents + 3`` columns) with ``--rows`` rows
 (episodes of 10 steps in 4 domains), then loads it in a fresh subprocess and reports the
 wall and CPU time (the wall time depends on the machine's load), the increase of the
-peak resident set size over the process's size before loading (``VmHWM``), and the size of the coded arrays (uint8 codes, float32 rewards).
+peak resident set size over the process's size before loading (``VmHWM``), and the size of the coded arrays (int8 codes and 0/1 rewards, as ``Transitions`` keeps them).
 Target (issue 10): peak memory no more than 1.5 x the coded arrays for 1024 agents and
 200,000 rows. Prints a table and writes ``benchmarks/results/table_load.json``.
 

@@ -13,9 +13,10 @@ network file, :mod:`causalnet.network_file`):
 
 State and action values are labels (text, integers from any base, integral floats):
 they are coded ``0..K-1`` (:mod:`causalnet.tables_code`) and the labels are kept in a
-:class:`~causalnet.codebook.Codebook`. Codes are stored in ``uint8`` (``uint16`` when
-``max_levels > 256``), rewards in ``float32`` when every value is exactly representable
-(else ``float64``). CSV is read in chunks of about ``chunk_cells`` cells into
+:class:`~causalnet.codebook.Codebook`. Codes are stored in ``int8`` (``int16`` when
+``max_levels > 127``), rewards in the narrowest exact type (``int8`` for 0/1 rewards,
+``float32`` when every value survives the round trip, else ``float64``), the types
+:class:`Transitions` keeps, so the arrays are never copied to narrow them. CSV is read in chunks of about ``chunk_cells`` cells into
 preallocated arrays, so memory stays near the size of the coded arrays.
 
 Examples
@@ -27,7 +28,7 @@ Examples
 ...                    "a0": [1, 2], "r0": [0.5, 1.0], "s0_0_next": ["on", "on"]})
 >>> data, codebook = read_table(df, net)
 >>> data.states.ravel().tolist(), data.actions.dtype.name, codebook.variables["a0"]
-([0, 1], 'uint8', [1, 2])
+([0, 1], 'int8', [1, 2])
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from causalnet.codebook import Codebook
-from causalnet.data import Transitions, TransitionsFormatError
+from causalnet.data import Transitions, TransitionsFormatError, code_dtype, reward_dtype
 from causalnet.network_file import NetworkFile
 from causalnet.tables_code import BlockCoder, LabelCoder, TableError
 
@@ -184,7 +185,7 @@ def read_table(source: Any, network: NetworkFile, *, codebook: Codebook | None =
     table_columns_check(src.columns, network, src.name)
     if src.n_rows == 0:
         raise TableError(f"{src.name}: the table has no rows")
-    dtype = np.uint8 if max_levels <= 256 else np.uint16
+    dtype = code_dtype(max_levels - 1)          # int8 up to 127 labels: what Transitions keeps, no copy
     n_rows = src.n_rows
     states_next = list(network.state_names) + list(network.next_names)
     frozen = codebook.variables if codebook is not None else {}
@@ -203,7 +204,7 @@ def read_table(source: Any, network: NetworkFile, *, codebook: Codebook | None =
     n = network.n_agents
     codes_sn = np.empty((n_rows, 2 * m), dtype=dtype)
     actions = np.empty((n_rows, n), dtype=dtype)
-    rewards = np.empty((n_rows, n), dtype=np.float32)
+    rewards = np.empty((n_rows, n), dtype=np.int8)   # widened chunk by chunk to the narrowest exact type
     domain = np.empty(n_rows, dtype=np.int64)
     episode = np.empty(n_rows, dtype=np.int64)
     time = np.empty(n_rows, dtype=np.int64)
@@ -305,15 +306,17 @@ def _integral(block: np.ndarray) -> np.ndarray:
 
 
 def _check_rewards(block: np.ndarray, network: NetworkFile, rewards: np.ndarray, r0: int, where) -> np.ndarray:
+    """Check a chunk's rewards; return ``rewards`` widened (once, rarely) so that the chunk fits exactly."""
     names = list(network.reward_names)
     bad = ~np.isfinite(block)
     if bad.any():
         k, j = map(int, np.argwhere(bad)[0])
         raise TableError(f"reward column {names[j]!r} is empty or not finite at {where(r0 + k, names[j])}")
-    if rewards.dtype == np.float32 and not np.array_equal(block.astype(np.float32).astype(np.float64), block):
-        logger.info("rewards are not exact in float32: stored as float64")
+    wider = np.result_type(rewards.dtype, reward_dtype(block))
+    if wider != rewards.dtype:
+        logger.info("rewards need %s", wider)
         with np.errstate(invalid="ignore"):   # rows not read yet hold arbitrary bits
-            rewards = rewards.astype(np.float64)
+            rewards = rewards.astype(wider)
     return rewards
 
 

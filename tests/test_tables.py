@@ -33,7 +33,7 @@ def test_codes_follow_sorted_labels_and_codebook_round_trips(tmp_path):
     np.testing.assert_array_equal(data.next_states[:, 1], [1, 2, 2, 1, 0, 0])
     np.testing.assert_array_equal(data.actions[:, 0], [0, 1, 0, 1, 1, 0])
     np.testing.assert_array_equal(data.domain, [1, 1, 1, 0, 0, 0])
-    assert data.states.dtype == np.uint8 and data.actions.dtype == np.uint8 and data.rewards.dtype == np.float32
+    assert data.states.dtype == np.int8 and data.actions.dtype == np.int8 and data.rewards.dtype == np.float32
     assert data.spec.state_cardinality == (2, 3) and data.spec.action_cardinality == (2, 2)
     cb.save(tmp_path / "codebook.json")
     again = Codebook.load(tmp_path / "codebook.json")
@@ -54,9 +54,14 @@ def test_csv_parquet_and_dataframe_agree_chunk_by_chunk(tmp_path):
             np.testing.assert_array_equal(getattr(got, name), getattr(ref, name))
 
 
-def test_rewards_kept_in_float64_when_float32_is_not_exact():
-    data, _ = read_table(_frame(r0=[0.1, 1.0, 0.0, 0.25, 0.0, 1.0]), network_from_dict(NET))
-    assert data.rewards.dtype == np.float64 and data.rewards[0, 0] == 0.1
+def test_rewards_take_the_narrowest_exact_type_across_chunks():
+    net = network_from_dict(NET)
+    whole = _frame(r0=[0, 1, 0, 1, 0, 1], r1=[0, 0, 1, 1, 0, 0])
+    assert read_table(whole, net, chunk_cells=30)[0].rewards.dtype == np.int8
+    late = _frame(r0=[0, 1, 0, 1, 0, 0.1])               # the last chunk needs float64
+    data = read_table(late, net, chunk_cells=30)[0]
+    assert data.rewards.dtype == np.float64 and data.rewards[5, 0] == 0.1
+    np.testing.assert_array_equal(data.rewards[:5, 0], [0, 1, 0, 1, 0])
 
 
 def test_target_uses_source_codebook_and_fresh_domain_labels():
@@ -128,8 +133,8 @@ def test_network_file_toml_and_json(tmp_path):
 
 
 @pytest.mark.slow
-def test_coded_uint8_float32_data_flows_through_discovery_and_the_model():
-    """1-based integer labels, 0/1 rewards: uint8 codes and float32 rewards work downstream unchanged."""
+def test_coded_int8_data_flows_through_discovery_and_the_model():
+    """1-based integer labels, 0/1 rewards: int8 codes and int8 rewards work downstream unchanged."""
     from causalnet import DiscoveredModel, LocalDiscovery
 
     rng = np.random.default_rng(0)
@@ -144,7 +149,7 @@ def test_coded_uint8_float32_data_flows_through_discovery_and_the_model():
                        "r0": (s[:, 0] == 2).astype(float), "r1": (a[:, 1] == 1).astype(float),
                        "s0_0_next": nxt[:, 0], "s1_0_next": nxt[:, 1]})
     data, cb = read_table(df, network_from_dict(NET))
-    assert data.states.dtype == np.uint8 and data.rewards.dtype == np.float32 and cb.variables["a0"] == [1, 2]
+    assert data.states.dtype == np.int8 and data.rewards.dtype == np.int8 and cb.variables["a0"] == [1, 2]
     np.testing.assert_array_equal(data.states, s - 1)
     graph = LocalDiscovery(alpha=0.001).fit(data).graph_
     assert graph.parents["r0"] == {"s0_0"} and graph.parents["r1"] == {"a1"}
