@@ -130,7 +130,7 @@ class Transitions:
             arr = conv[key]
             if arr.size == 0:
                 continue
-            if not np.all(np.isfinite(arr)):
+            if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):   # integers are finite (no N x n temporary)
                 raise TransitionsFormatError(f"{key!r} holds NaN or infinite values")
             lo, hi = arr.min(axis=0), arr.max(axis=0)
             for j, card in enumerate(spec.state_cardinality):
@@ -152,7 +152,7 @@ class Transitions:
                     raise TransitionsFormatError(
                         f"cardinality exceeded: action {spec.action_names[i]!r} holds values in "
                         f"[{lo[i]}, {hi[i]}], expected 0..{card - 1}")
-        if conv["rewards"].size and not np.all(np.isfinite(conv["rewards"])):
+        if conv["rewards"].size and conv["rewards"].dtype.kind == "f" and not np.all(np.isfinite(conv["rewards"])):
             raise TransitionsFormatError("'rewards' holds NaN or infinite values")
         if conv["domain"].size and conv["domain"].min() < 0:
             raise TransitionsFormatError("'domain' labels must be >= 0")
