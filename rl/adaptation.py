@@ -339,7 +339,8 @@ class AdaptationCurves:
 def adaptation_curves(methods: Mapping[str, GSACTrainer | PolicyFn | Sequence[PolicyFn]], env, target_factor, *,
                       episodes: int = 30, eval_episodes: int = 400, gamma: float = 0.7, horizon: int = 10,
                       rng: RngLike = None, n_runs: int | None = None, average_episodes: int | None = None,
-                      average_steps: int = 100, burn_in: int = 20) -> AdaptationCurves:
+                      average_steps: int = 100, burn_in: int = 20,
+                      on_point: Callable[[str, int, int, float], None] | None = None) -> AdaptationCurves:
     """Discounted return per agent after each of the first ``episodes`` target episodes.
 
     Parameters
@@ -370,6 +371,9 @@ def adaptation_curves(methods: Mapping[str, GSACTrainer | PolicyFn | Sequence[Po
     average_episodes, average_steps, burn_in : int
         The final long-run average reward (:func:`rl.evaluation.average_reward`);
         ``average_episodes`` defaults to ``eval_episodes``.
+    on_point : callable, optional
+        ``on_point(method, run, episode, value)`` after each evaluation, as it is
+        measured (e.g. :meth:`causalnet.progress_log.ProgressLog.adaptation_hook`).
 
     Returns
     -------
@@ -434,6 +438,8 @@ def adaptation_curves(methods: Mapping[str, GSACTrainer | PolicyFn | Sequence[Po
         for name, method in methods.items():
             for r, pol in enumerate(policies_of(method)):
                 per_run[name][r, e] = evaluate(pol, r)
+                if on_point is not None:
+                    on_point(name, r, e, float(per_run[name][r, e]))
     curves = {}
     avg_eps = int(eval_episodes if average_episodes is None else average_episodes)
     for name, method in methods.items():

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
-from causalnet.errors import CausalnetError
+from causalnet.errors import CausalnetError, reading_file
 
 __all__ = ["ACRSection", "AdaptSection", "AnalysisSection", "ConfigError", "DataSection", "DiscoverySection",
            "DomainsSection", "EnvSection", "RunConfig", "TrainSection", "config_from_dict", "config_to_dict",
@@ -327,11 +327,17 @@ def load_config(path: str | Path | None = None, *, quick: bool = False,
             text = p.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"--config: cannot read {p}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"--config: {p} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"--config: {p} is not valid TOML: {exc}") from None
-        cfg = config_from_dict(data, cfg)
+        try:
+            with reading_file(p, ConfigError):
+                cfg = config_from_dict(data, cfg)
+        except ConfigError as exc:
+            raise ConfigError(f"--config: {p}: {exc}") from None
     for text in overrides:
         cfg = config_from_dict(parse_override(text), cfg)
     return cfg

@@ -22,6 +22,7 @@ Files (relative to the run folder):
 ``policies/target/<method>/`` policies deployed in the target after adaptation
 ``adaptation.json``          adaptation curves over the first target episodes
 ``metrics.json``             per method: zero-shot and adaptation returns, 95% CIs
+``progress.csv``/``.jsonl``  every evaluation point of the learning stages, appended as measured
 ``figures/*.png``, ``report.md``, ``report.html``
 ============================ =========================================================
 """
@@ -38,11 +39,13 @@ from typing import Any, Callable
 
 import numpy as np
 
+from causalnet.acr_file import read_acr
 from causalnet.data import Transitions
 from causalnet.discovery import LocalDiscovery, hops_warning
 from causalnet.domain_factors import DomainFactorEstimator
 from causalnet.graph import FactoredGraph
 from causalnet.io import atomic_write_json, json_ready
+from causalnet.progress_log import ProgressLog
 from causalnet_cli.pipeline.config import RunConfig
 
 __all__ = ["PipelineContext", "STAGE_SEEDS", "build_environment", "run_stage", "stage_names"]
@@ -80,6 +83,7 @@ class PipelineContext:
     progress: bool = False
     echo: Callable[[str], None] = field(default=lambda text: None)
     _env: Any = None
+    _log: Any = None
 
     @property
     def env(self):
@@ -94,6 +98,12 @@ class PipelineContext:
 
     def path(self, rel: str) -> Path:
         return self.folder / rel
+
+    def progress_log(self) -> ProgressLog:
+        """The run's streamed evaluation log (``progress.csv``, ``progress.jsonl``)."""
+        if self._log is None:
+            self._log = ProgressLog(self.folder)
+        return self._log
 
     def read_json(self, rel: str) -> Any:
         return json.loads(self.path(rel).read_text(encoding="utf-8"))
@@ -268,7 +278,8 @@ def _train(ctx: PipelineContext, method: str) -> list[Path]:
              f"target domain ({cfg.domains.target})")
     target = ctx.target_factor()
     result = trainer.run(t.iterations, eval_every=every, eval_episodes=t.eval_episodes,
-                         eval_env=env.with_domain_factor(target), eval_w_hat=target, progress=ctx.progress)
+                         eval_env=env.with_domain_factor(target), eval_w_hat=target, progress=ctx.progress,
+                         on_eval=ctx.progress_log().training_hook(f"train:{method}", method))
     summary = summarize_training(result).to_dict()
     summary.update({"method": method, "iterations_done": int(result.iterations),
                     "critic_entries": int(result.critic_entries), "train_seconds": result.train_seconds,
@@ -323,7 +334,8 @@ def stage_adapt(ctx: PipelineContext) -> list[Path]:
              f"{', '.join(cfg.train.methods)} (+ uniform reference)")
     curves = adaptation_curves(methods, env, target, episodes=cfg.adapt.episodes,
                                eval_episodes=cfg.adapt.eval_episodes, gamma=cfg.train.gamma,
-                               horizon=cfg.data.horizon, rng=seeds[2], n_runs=runs)
+                               horizon=cfg.data.horizon, rng=seeds[2], n_runs=runs,
+                               on_point=ctx.progress_log().adaptation_hook("adapt"))
     out = curves.to_dict()
     out["target_estimates"] = {"trajectories": cfg.adapt.trajectories, "w_hat": w_target,
                                "mean_abs_error": float(np.nanmean(np.abs(w_target - target)))}
@@ -366,7 +378,7 @@ def stage_metrics(ctx: PipelineContext) -> list[Path]:
             "final_average_reward": _ci(s["final_average_reward"])}
     reference = {"uniform": methods.pop("uniform")} if "uniform" in methods else {}
     structure = ctx.read_json("structure_metrics.json")
-    acr = ctx.read_json("acr.json")
+    acr = read_acr(ctx.path("acr.json"))
     factors = ctx.read_json("domain_factors.json")
     training = {"evaluated_in": {"target_factor": cfg.domains.target, "w_hat": "true target factor"},
                 "methods": {m: ctx.read_json(f"training/{m}.json") for m in cfg.train.methods
