@@ -29,112 +29,23 @@ Files (relative to the run folder):
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
 import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from causalnet.acr_file import read_acr
-from causalnet.data import Transitions
 from causalnet.discovery import LocalDiscovery, hops_warning
 from causalnet.domain_factors import DomainFactorEstimator
-from causalnet.graph import FactoredGraph
-from causalnet.io import atomic_write_json, json_ready
-from causalnet.progress_log import ProgressLog
-from causalnet_cli.pipeline.config import RunConfig
+from causalnet_cli.pipeline.context import META_METHODS, STAGE_SEEDS, PipelineContext, build_environment, stage_names
 
 __all__ = ["PipelineContext", "STAGE_SEEDS", "build_environment", "run_stage", "stage_names"]
 
 logger = logging.getLogger(__name__)
-
-#: Fixed stream id of each stage (``SeedSequence([seed, id])``); never renumber.
-STAGE_SEEDS: dict[str, int] = {"collect": 1, "domain_factors": 2, "train:gsac": 3, "train:sac-mtl": 4,
-                               "train:sac-ft": 5, "adapt": 6}
-META_METHODS = ("gsac", "sac-mtl", "sac-ft")
-
-
-def stage_names(config: RunConfig) -> list[str]:
-    """The stages of a run with ``config``, in order."""
-    train = [f"train:{m}" for m in config.train.methods if m in META_METHODS]
-    return ["collect", "discover", "acr", "domain_factors", *train, "adapt", "metrics", "report"]
-
-
-def build_environment(config: RunConfig):
-    """The environment of ``config.env`` (its own domain factor is irrelevant: stages set it)."""
-    from rl.envs import SyntheticNetworkEnv, WirelessAccessEnv
-
-    env = config.env
-    if env.kind == "wireless":
-        return WirelessAccessEnv.from_grid(env.grid, deadline=env.deadline, transmit=env.transmit)
-    return SyntheticNetworkEnv.random(env.agents, rng=env.env_seed, topology=env.topology)
-
-
-@dataclass
-class PipelineContext:
-    """What every stage needs: configuration, run folder, progress switch."""
-
-    config: RunConfig
-    folder: Path
-    progress: bool = False
-    echo: Callable[[str], None] = field(default=lambda text: None)
-    _env: Any = None
-    _log: Any = None
-
-    @property
-    def env(self):
-        """The environment (built once per process)."""
-        if self._env is None:
-            self._env = build_environment(self.config)
-        return self._env
-
-    def seed(self, stage: str) -> np.random.SeedSequence:
-        """The stage's own seed sequence."""
-        return np.random.SeedSequence([self.config.seed, STAGE_SEEDS[stage]])
-
-    def path(self, rel: str) -> Path:
-        return self.folder / rel
-
-    def progress_log(self) -> ProgressLog:
-        """The run's streamed evaluation log (``progress.csv``, ``progress.jsonl``)."""
-        if self._log is None:
-            self._log = ProgressLog(self.folder)
-        return self._log
-
-    def read_json(self, rel: str) -> Any:
-        return json.loads(self.path(rel).read_text(encoding="utf-8"))
-
-    def write_json(self, rel: str, obj: Any) -> Path:
-        return atomic_write_json(self.path(rel), json_ready(obj))
-
-    # ------------------------------------------------------------------ loaders
-    def data(self) -> Transitions:
-        return Transitions.load(self.path("data/source"))
-
-    def truth(self) -> FactoredGraph:
-        return FactoredGraph.load(self.path("true_graph.json"))
-
-    def learned(self) -> FactoredGraph:
-        return FactoredGraph.load(self.path("graph.json"))
-
-    def training_graph(self) -> FactoredGraph:
-        """Graph whose ACRs GSAC uses (``train.graph``)."""
-        return self.learned() if self.config.train.graph == "learned" else self.truth()
-
-    def estimator(self) -> DomainFactorEstimator:
-        """Domain-factor estimator fitted on the source data with the training graph."""
-        return DomainFactorEstimator(self.training_graph()).fit(self.data())
-
-    def source_factors(self) -> np.ndarray:
-        n = self.env.n_agents
-        return np.repeat(np.asarray(self.config.domains.sources, dtype=np.float64)[:, None], n, axis=1)
-
-    def target_factor(self) -> np.ndarray:
-        return np.full(self.env.n_agents, float(self.config.domains.target))
 
 
 # ------------------------------------------------------------------ helpers
@@ -323,11 +234,14 @@ def stage_adapt(ctx: PipelineContext) -> list[Path]:
             methods[method] = [zero_shot(p, w, fill=fill) for p, w in zip(bundle.policies, w_target)]
         elif method == "sac-ft":
             bundle = load_policy(ctx.path("policies/meta/sac-ft"))
-            methods[method] = make_trainer("sac-ft", env, ctx.truth(), config=_gsac_config(ctx),
-                                           target_factor=target, initial_policy=bundle.policies,
+            config = dataclasses.replace(_gsac_config(ctx), actor_lr=cfg.adapt.ft_actor_lr)
+            start = np.stack([p.theta for p in bundle.policies]) * cfg.adapt.ft_logit_scale
+            methods[method] = make_trainer("sac-ft", env, ctx.truth(), config=config,
+                                           target_factor=target, initial_policy=start,
                                            rng=learn_seeds["sac-ft"], n_runs=runs)
         else:
-            methods[method] = make_trainer("sac-lfs", env, ctx.truth(), config=_gsac_config(ctx),
+            config = dataclasses.replace(_gsac_config(ctx), actor_lr=cfg.adapt.lfs_actor_lr)
+            methods[method] = make_trainer("sac-lfs", env, ctx.truth(), config=config,
                                            target_factor=target, rng=learn_seeds["sac-lfs"], n_runs=runs)
     methods["uniform"] = UniformPolicy(env.action_counts)
     ctx.echo(f"adaptation curves over {cfg.adapt.episodes} target episodes, {runs} runs, methods "
@@ -335,7 +249,9 @@ def stage_adapt(ctx: PipelineContext) -> list[Path]:
     curves = adaptation_curves(methods, env, target, episodes=cfg.adapt.episodes,
                                eval_episodes=cfg.adapt.eval_episodes, gamma=cfg.train.gamma,
                                horizon=cfg.data.horizon, rng=seeds[2], n_runs=runs,
-                               on_point=ctx.progress_log().adaptation_hook("adapt"))
+                               on_point=ctx.progress_log().adaptation_hook("adapt"),
+                               iterations_per_episode={"sac-ft": cfg.adapt.ft_iterations_per_episode,
+                                                       "sac-lfs": cfg.adapt.lfs_iterations_per_episode})
     out = curves.to_dict()
     out["target_estimates"] = {"trajectories": cfg.adapt.trajectories, "w_hat": w_target,
                                "mean_abs_error": float(np.nanmean(np.abs(w_target - target)))}
