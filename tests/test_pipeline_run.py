@@ -128,6 +128,13 @@ def test_learning_stages_stream_every_point_to_the_progress_log(quick_run):
         streamed = curves[("adapt", method, "episode")]
         assert streamed["steps"].tolist() == adaptation["episodes"]
         np.testing.assert_allclose(streamed["values"], curve["per_run"], rtol=0, atol=0)
+    # the learners use the target-phase keys, and their curves move
+    config = load_config(quick_run / "config.toml")
+    assert adaptation["settings"]["iterations_per_episode"] == {
+        "sac-ft": config.adapt.ft_iterations_per_episode, "sac-lfs": config.adapt.lfs_iterations_per_episode}
+    for method in ("sac-ft", "sac-lfs"):
+        per_run = np.asarray(adaptation["methods"][method]["per_run"])
+        assert np.abs(per_run - per_run[:, :1]).max() > 1e-3, method
 
 
 def test_report_reproduce_command_works_from_any_folder(quick_run, tmp_path, monkeypatch):

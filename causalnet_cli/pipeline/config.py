@@ -123,14 +123,14 @@ class AdaptSection:
     episodes: int = _opt(30, "target episodes on the adaptation curve", low=1, high=10_000)
     trajectories: int = _opt(20, "target trajectories T_a used to estimate the target factor", low=1)
     eval_episodes: int = _opt(400, "rollouts per point of the adaptation curve", low=2)
-    ft_actor_lr: float = _opt(5.0, "SAC-FT target phase: actor step size eta (chosen on a source domain by "
-                                   "benchmarks/ft_step_size.py)", low=0.0, low_open=True)
+    ft_actor_lr: float = _opt(1000.0, "SAC-FT target phase: actor step size eta (chosen on a source domain by "
+                                      "benchmarks/ft_step_size.py)", low=0.0, low_open=True)
     ft_iterations_per_episode: int = _opt(1, "SAC-FT target phase: outer iterations (T-step target episodes) "
                                              "per point of the adaptation curve", low=1, high=100)
     ft_logit_scale: float = _opt(1.0, "SAC-FT target phase: factor on the pre-trained policy's logits before "
                                       "fine-tuning (1: unchanged; < 1 makes a saturated softmax learnable again)",
                                  low=0.0, high=1.0, low_open=True)
-    lfs_actor_lr: float = _opt(5.0, "SAC-LFS: actor step size eta in the target (chosen on a source domain)",
+    lfs_actor_lr: float = _opt(1000.0, "SAC-LFS: actor step size eta in the target (chosen on a source domain)",
                                low=0.0, low_open=True)
     lfs_iterations_per_episode: int = _opt(1, "SAC-LFS: outer iterations per point of the adaptation curve",
                                            low=1, high=100)
