@@ -32,7 +32,8 @@ from causalnet.errors import InputFileError
 from causalnet.io import atomic_write_text
 from causalnet.progress_log import PROGRESS_JSONL, read_progress
 
-__all__ = ["PROGRESS_FIGURE", "ReportError", "build_progress_report", "build_report", "default_agent", "render_html", "render_markdown", "report_blocks"]
+__all__ = ["PROGRESS_FIGURE", "ReportError", "build_progress_report", "build_report", "default_agent", "render_html",
+           "render_markdown", "report_blocks"]
 
 logger = logging.getLogger(__name__)
 

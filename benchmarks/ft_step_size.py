@@ -95,17 +95,20 @@ def main(argv: list[str] | None = None) -> int:
         curve = curves.methods[method]
         rows.append({"method": method, "actor_lr": lr, "iterations_per_episode": k, "logit_scale": scale,
                      "start": float(curve.mean[0]), "end": float(curve.mean[-1]),
-                     "area": float(curve.per_run[:, 1:].mean()), "moved": float(np.max(np.abs(curve.mean - curve.mean[0]))),
+                     "area": float(curve.per_run[:, 1:].mean()),
+                     "moved": float(np.max(np.abs(curve.mean - curve.mean[0]))),
                      "seconds": round(time.perf_counter() - t0, 1)})
         r = rows[-1]
-        print(f"{method:8s} lr {lr:>7g} k {k} scale {scale:g}: start {r['start']:.4f} end {r['end']:.4f} area {r['area']:.4f} "
+        print(f"{method:8s} lr {lr:>7g} k {k} scale {scale:g}: start {r['start']:.4f} end {r['end']:.4f} "
+              f"area {r['area']:.4f} "
               f"max change {r['moved']:.4f} ({r['seconds']} s)", flush=True)
     best = {}
     for method in ("sac-ft", "sac-lfs"):
         mine = [r for r in rows if r["method"] == method]
         best[method] = max(mine, key=lambda r: r["area"])
         print(f"best {method}: actor_lr {best[method]['actor_lr']:g}, {best[method]['iterations_per_episode']} "
-              f"iteration(s) per episode, logit scale {best[method]['logit_scale']:g} (area {best[method]['area']:.4f})")
+              f"iteration(s) per episode, logit scale {best[method]['logit_scale']:g} "
+              f"(area {best[method]['area']:.4f})")
     RESULTS.mkdir(exist_ok=True)
     atomic_write_json(RESULTS / "ft_step_size.json", {
         "protocol": {"pretrain_sources": args.pretrain, "held_out_source": args.held_out,

@@ -328,8 +328,9 @@ def _check_spec_types(data: dict[str, Any]) -> None:
     if not is_int(data["n_agents"]):
         raise SpecError(f"network spec field 'n_agents' must be an integer, got {data['n_agents']!r:.80}")
     edges = data["edges"]
-    if not isinstance(edges, (list, tuple)) or not all(isinstance(e, (list, tuple)) and len(e) == 2 and all(is_int(x) for x in e)
-                                              for e in edges):
+    pairs = isinstance(edges, (list, tuple)) and all(
+        isinstance(e, (list, tuple)) and len(e) == 2 and all(is_int(x) for x in e) for e in edges)
+    if not pairs:
         raise SpecError(f"network spec field 'edges' must be a list of [i, j] integer pairs, got {edges!r:.80}")
     int_list("state_owner")
     int_list("state_cardinality", nullable=True)
