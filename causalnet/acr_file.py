@@ -3,7 +3,7 @@
 Layout (see ``docs/cli-discover.md``)::
 
     {"kappa": 1,
-     "agents": [{"agent": 0, "value_acr": [...], "policy_acr": [...], "domain_acr": [...],
+     "agents": [{"agent": 0, "value_acr": [names], "policy_acr": [names], "domain_acr": [agents],
                  "true_value_acr": [...], ...}, ...],          # true_* only with ground truth
      "table": [{"agent": 0, "kappa": 1, "full_dim": 12, ..., "acr_log10_size": 0.60}, ...],
      "agents_matching_truth": 6}                               # only with ground truth
@@ -50,7 +50,12 @@ def _agent_row(row: Any, k: int, path: Path) -> None:
     if not _int(row["agent"]) or row["agent"] != k:
         raise InputFileError(path, f"{where}: 'agent' must be {k}, got {row['agent']!r}")
     for key in (*_SETS, *_TRUE_SETS):
-        if key in row and (not isinstance(row[key], list) or not all(isinstance(v, str) for v in row[key])):
+        if key not in row:
+            continue
+        if key.endswith("domain_acr"):        # agents whose domain factor the agent's value depends on
+            if not isinstance(row[key], list) or not all(_int(v) for v in row[key]):
+                raise InputFileError(path, f"{where}: {key!r} must be a list of agent indices")
+        elif not isinstance(row[key], list) or not all(isinstance(v, str) for v in row[key]):
             raise InputFileError(path, f"{where}: {key!r} must be a list of variable names")
 
 

@@ -174,6 +174,18 @@ def _fresh(originals: Path, tmp_path: Path, name: str) -> Path:
     return target
 
 
+def test_the_undamaged_originals_load(originals):
+    from causalnet.data import Transitions
+    from rl.persistence import load_policy
+
+    assert len(Transitions.load(originals / "data")) == 120
+    assert FactoredGraph.load(originals / "graph.json").spec.n_agents == 6
+    assert len(read_acr(originals / "acr.json")["agents"]) == 6
+    assert load_policy(originals / "policy").n_runs == 1
+    assert load_config(originals / "config.toml").train.iterations == 3000
+    assert [p["step"] for p in read_progress(originals / "log")] == [0, 10, 20]
+
+
 # ------------------------------------------------------------------ one test per input kind
 @pytest.mark.parametrize("kind", DAMAGE)
 @FUZZ
