@@ -11,6 +11,7 @@ import numpy as np
 
 from causalnet.data import Transitions
 from causalnet.domain_factors import DomainFactorEstimator
+from causalnet.domain_factors_latent import LatentDomainFactorEstimator
 from causalnet.graph import FactoredGraph
 from causalnet.io import atomic_write_json, json_ready
 from causalnet.progress_log import ProgressLog
@@ -20,7 +21,7 @@ __all__ = ["META_METHODS", "PipelineContext", "STAGE_SEEDS", "build_environment"
 
 #: Fixed stream id of each stage (``SeedSequence([seed, id])``); never renumber.
 STAGE_SEEDS: dict[str, int] = {"collect": 1, "domain_factors": 2, "train:gsac": 3, "train:sac-mtl": 4,
-                               "train:sac-ft": 5, "adapt": 6}
+                               "train:sac-ft": 5, "adapt": 6, "latent_bootstrap": 7, "latent_reference": 8}
 META_METHODS = ("gsac", "sac-mtl", "sac-ft")
 
 
@@ -91,8 +92,10 @@ class PipelineContext:
         """Graph whose ACRs GSAC uses (``train.graph``)."""
         return self.learned() if self.config.train.graph == "learned" else self.truth()
 
-    def estimator(self) -> DomainFactorEstimator:
-        """Domain-factor estimator fitted on the source data with the training graph."""
+    def estimator(self):
+        """Domain-factor estimator (``domains.estimator``) fitted on the source data with the training graph."""
+        if self.config.domains.estimator == "latent":
+            return LatentDomainFactorEstimator(self.training_graph(), rng=self.seed("latent_bootstrap")).fit(self.data())
         return DomainFactorEstimator(self.training_graph()).fit(self.data())
 
     def source_factors(self) -> np.ndarray:

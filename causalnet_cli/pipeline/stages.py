@@ -140,19 +140,47 @@ def stage_domain_factors(ctx: PipelineContext) -> list[Path]:
     cfg = ctx.config
     graph = ctx.training_graph()
     data = ctx.data()
-    estimator = DomainFactorEstimator(graph).fit(data)
+    estimator = ctx.estimator()
     result = _domain_factor_result(estimator, data)
     result["graph"] = cfg.train.graph
+    result["estimator"] = cfg.domains.estimator
     if not result["agents_with_factor"]:
         raise ValueError("the learned graph has no domain edge, so no domain factor can be estimated: collect "
                          "more data (data.episodes) or set train.graph = \"true\"")
     ctx.echo(f"estimation error of the target factor {cfg.domains.target} over {cfg.analysis.error_repeats} "
              f"repeats at T_a in {list(cfg.analysis.error_trajectories)}")
+    reference = _target_reference(ctx, estimator)
+    if reference is not None:
+        result["target_reference"] = {"w_hat": reference, "episodes": cfg.data.episodes,
+                                      "meaning": "the latent estimator's estimate from data.episodes target "
+                                                 "episodes: the target factor on the estimator's scale"}
     result["error_curve"] = factor_error_curve(estimator, ctx.env, cfg.domains.target,
                                                trajectories=list(cfg.analysis.error_trajectories),
                                                repeats=cfg.analysis.error_repeats, horizon=cfg.data.horizon,
-                                               rng=ctx.seed("domain_factors"), progress=ctx.progress)
+                                               rng=ctx.seed("domain_factors"), progress=ctx.progress,
+                                               reference=reference)
     return [ctx.write_json("domain_factors.json", result)]
+
+
+def _target_reference(ctx: PipelineContext, estimator) -> np.ndarray | None:
+    """The target factor on the estimator's scale: None for the principal estimator (the w scale),
+    else the latent estimate from ``data.episodes`` uniform-policy target episodes."""
+    if ctx.config.domains.estimator != "latent":
+        return None
+    from rl.adaptation import estimate_target_factor
+
+    return estimate_target_factor(estimator, ctx.env, ctx.target_factor(), trajectories=ctx.config.data.episodes,
+                                  horizon=ctx.config.data.horizon, rng=ctx.seed("latent_reference"))[0]
+
+
+def _target_w_hat(ctx: PipelineContext) -> np.ndarray:
+    """What the agents see in the target when evaluated along training: the true factor, or its
+    large-sample latent estimate (``domains.estimator = "latent"``)."""
+    ref = ctx.read_json("domain_factors.json").get("target_reference")
+    if ref is None:
+        return ctx.target_factor()
+    w = np.array([np.nan if v is None else float(v) for v in ref["w_hat"]], dtype=np.float64)
+    return _filled_w_hat(w[None])[0]
 
 
 def _source_w_hat(ctx: PipelineContext) -> np.ndarray:
@@ -166,7 +194,7 @@ def _gsac_config(ctx: PipelineContext):
 
     t = ctx.config.train
     return GSACConfig(kappa=ctx.config.acr.kappa, gamma=t.gamma, horizon=ctx.config.data.horizon,
-                      actor_lr=t.actor_lr, critic=t.critic)
+                      actor_lr=t.actor_lr, critic=t.critic, actor=t.actor)
 
 
 def _train(ctx: PipelineContext, method: str) -> list[Path]:
@@ -188,8 +216,9 @@ def _train(ctx: PipelineContext, method: str) -> list[Path]:
     ctx.echo(f"meta-training {method}: {t.iterations} iterations x {t.runs} runs, evaluated every {every} in the "
              f"target domain ({cfg.domains.target})")
     target = ctx.target_factor()
+    eval_w_hat = _target_w_hat(ctx) if method in ("gsac", "sac-mtl") else target
     result = trainer.run(t.iterations, eval_every=every, eval_episodes=t.eval_episodes,
-                         eval_env=env.with_domain_factor(target), eval_w_hat=target, progress=ctx.progress,
+                         eval_env=env.with_domain_factor(target), eval_w_hat=eval_w_hat, progress=ctx.progress,
                          on_eval=ctx.progress_log().training_hook(f"train:{method}", method))
     summary = summarize_training(result).to_dict()
     summary.update({"method": method, "iterations_done": int(result.iterations),
@@ -254,7 +283,7 @@ def stage_adapt(ctx: PipelineContext) -> list[Path]:
                                                        "sac-lfs": cfg.adapt.lfs_iterations_per_episode})
     out = curves.to_dict()
     out["target_estimates"] = {"trajectories": cfg.adapt.trajectories, "w_hat": w_target,
-                               "mean_abs_error": float(np.nanmean(np.abs(w_target - target)))}
+                               "mean_abs_error": float(np.nanmean(np.abs(w_target - _target_w_hat(ctx))))}
     files = [ctx.write_json("adaptation.json", out)]
     for method in cfg.train.methods:
         m = methods[method]
