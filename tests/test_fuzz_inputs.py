@@ -38,7 +38,7 @@ from causalnet_cli.pipeline.config import config_to_toml, load_config, quick_con
 from rl.envs import WirelessAccessEnv
 
 #: Variants per input kind and damage (6 input kinds x 5 damages x EXAMPLES cases in all).
-EXAMPLES = 8
+EXAMPLES = 6
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 DAMAGE = ("truncated", "bit-flipped", "wrong type", "missing key", "extra key")

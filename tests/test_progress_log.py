@@ -79,6 +79,7 @@ def test_train_streams_every_curve_point(tmp_path):
     assert "progress log only" in err
 
 
+@pytest.mark.slow
 def test_a_killed_training_keeps_its_points_and_can_be_drawn(tmp_path):
     out = tmp_path / "killed"
     cmd = [sys.executable, "-m", "causalnet_cli.main", "train", *SMALL, "--iterations", "100000000",
