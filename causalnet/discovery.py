@@ -402,7 +402,9 @@ def hops_warning(truth: FactoredGraph, hops: int | None) -> str | None:
     missed = parents_beyond_hops(truth, hops)
     if not missed:
         return None
-    shown = ", ".join(f"{p} -> {t}" for p, t in missed[:5]) + (f" and {len(missed) - 5} more" if len(missed) > 5 else "")
+    shown = ", ".join(f"{p} -> {t}" for p, t in missed[:5])
+    if len(missed) > 5:
+        shown += f" and {len(missed) - 5} more"
     return (f"{len(missed)} true parent edge(s) lie farther than {hops} hop(s) from their target's agent and are "
             f"never tested with neighborhood_hops={hops} ({shown}); increase the hops (--hops {int(hops) + 1}) "
             "or search all agents (--hops none)")
