@@ -11,7 +11,8 @@ Time orients every edge, so the result is a :class:`~causalnet.graph.FactoredGra
 
 The work per target depends on the neighbourhood size only, so the total cost is
 linear in the number of agents; agents are independent and can be spread over
-processes (``n_jobs``) with identical results.
+processes (``n_jobs``) or any :mod:`causalnet.backends` backend (``executor``: a
+local process pool or Ray) with identical results.
 
 See ``docs/discovery.md`` for the method, options and measured numbers; the
 global baselines (causal-learn's PC with tiers and CD-NOD) are in
@@ -24,12 +25,13 @@ import logging
 import os
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal, Sequence
 
 import numpy as np
 
+from causalnet.backends import Backend as ExecutionBackend
+from causalnet.backends import LocalBackend, SerialBackend, TaskContext
 from causalnet.citests import (CITestFactory, ContingencyTest, FisherZTest, causallearn_test)
 from causalnet.data import Transitions
 from causalnet.discovery_core import EliminationResult, EncodedData, NodeKey, eliminate_candidates
@@ -89,6 +91,18 @@ class _Chunk:
     raw: np.ndarray | None          # (N, m) float values, when some job needs them
     keys: list[NodeKey]
     jobs: list[_Job]
+
+
+@dataclass
+class _ChunkTask:
+    """A group of agents as sent to a backend: column indices into the shared arrays, not data."""
+
+    cols: np.ndarray                # (m,) columns of the shared ``codes``
+    raw_cols: np.ndarray | None     # (m,) columns of the shared ``raw``, when some job needs them
+    cards: np.ndarray
+    keys: list[NodeKey]
+    jobs: list[_Job]
+    settings: "_Settings"
 
 
 @dataclass(frozen=True)
@@ -153,6 +167,13 @@ def _run_chunk(chunk: _Chunk, settings: _Settings) -> list[EliminationResult]:
     return out
 
 
+def _run_chunk_task(task: _ChunkTask, ctx: TaskContext) -> list[EliminationResult]:
+    """Backend task: cut the chunk's columns out of the shared arrays, then select parents."""
+    raw = None if task.raw_cols is None else np.ascontiguousarray(ctx.shared["raw"][:, task.raw_cols])
+    chunk = _Chunk(np.asarray(ctx.shared["codes"][:, task.cols]), task.cards, raw, task.keys, task.jobs)
+    return _run_chunk(chunk, task.settings)
+
+
 class LocalDiscovery:
     """Learn the factored transition graph by local, constraint-based parent selection.
 
@@ -184,7 +205,14 @@ class LocalDiscovery:
         ``causallearn.utils.cit.CIT`` per target. ``kci`` always uses causal-learn.
     n_jobs : int
         Worker processes over groups of agents (-1: all cores). Results do not
-        depend on it. Processes are used only with at least 8 agents.
+        depend on it. Processes are used only with at least 8 agents. Ignored
+        when ``executor`` is given.
+    executor : Backend or None
+        A :mod:`causalnet.backends` backend (serial, local process pool, Ray) that
+        runs groups of agents; the encoded data is sent once (shared memory or
+        the Ray object store). Results do not depend on it. It is a run-time
+        resource, not a hyper-parameter: :meth:`get_params` leaves it out and the
+        caller closes it.
     min_samples_per_cell : float
         A discrete test with fewer than ``min_samples_per_cell`` rows per cell of
         its full contingency table (a Fisher-z test with fewer than this many
@@ -232,7 +260,8 @@ class LocalDiscovery:
     def __init__(self, *, alpha: float = 0.001, ci_test: CITestOption | CITestFactory = "gsq",
                  max_cond_size: int | None = 2, neighborhood_hops: int | None = 1,
                  include_domain: bool = True, backend: Backend = "fast", n_jobs: int = 1,
-                 min_samples_per_cell: float = 10, progress: bool = False) -> None:
+                 min_samples_per_cell: float = 10, progress: bool = False,
+                 executor: ExecutionBackend | None = None) -> None:
         self.alpha = alpha
         self.ci_test = ci_test
         self.max_cond_size = max_cond_size
@@ -242,9 +271,10 @@ class LocalDiscovery:
         self.n_jobs = n_jobs
         self.min_samples_per_cell = min_samples_per_cell
         self.progress = progress
+        self.executor = executor
 
     def get_params(self) -> dict[str, Any]:
-        """Hyper-parameters as a dict (scikit-learn convention)."""
+        """Hyper-parameters as a dict (scikit-learn convention; ``executor`` is not one)."""
         return {k: getattr(self, k) for k in ("alpha", "ci_test", "max_cond_size", "neighborhood_hops",
                                               "include_domain", "backend", "n_jobs", "min_samples_per_cell",
                                               "progress")}
@@ -273,6 +303,9 @@ class LocalDiscovery:
                                n_jobs=self.n_jobs, backend=self.backend,
                                neighborhood_hops=self.neighborhood_hops,
                                min_samples_per_cell=self.min_samples_per_cell)
+        if self.executor is not None and not isinstance(self.executor, ExecutionBackend):
+            raise TypeError(f"executor must be a causalnet.backends.Backend (make_backend(...)) or None, "
+                            f"got {type(self.executor).__name__}")
         require_transitions(transitions)
         start = time.perf_counter()
         spec = transitions.spec
@@ -311,9 +344,12 @@ class LocalDiscovery:
         settings = _Settings(float(self.alpha), None if self.max_cond_size is None else int(self.max_cond_size),
                              self.backend, self.ci_test if callable(self.ci_test) else None,
                              float(self.min_samples_per_cell))
-        workers = self._n_workers(spec.n_agents)
-        chunks, chunk_targets = self._make_chunks(enc, per_agent, workers)
-        results = self._run(chunks, settings, workers, progress=bool(self.progress))
+        executor = self.executor
+        if executor is None:
+            workers = self._n_workers(spec.n_agents)
+            executor = LocalBackend(workers) if workers > 1 else SerialBackend()
+        chunks, chunk_targets, shared = self._make_chunks(enc, per_agent, executor.workers, settings)
+        results = self._run(chunks, shared, executor, progress=bool(self.progress))
         self._collect(enc, chunks, chunk_targets, results)
         self.fit_seconds_ = time.perf_counter() - start
         return self
@@ -330,11 +366,13 @@ class LocalDiscovery:
         jobs = (os.cpu_count() or 1) if self.n_jobs == -1 else int(self.n_jobs)
         return 1 if n_agents < _MIN_AGENTS_FOR_PROCESSES else max(1, jobs)
 
-    def _make_chunks(self, enc: EncodedData, per_agent: list[list[tuple[int, list[int]]]], workers: int):
+    def _make_chunks(self, enc: EncodedData, per_agent: list[list[tuple[int, list[int]]]], workers: int,
+                     settings: _Settings):
+        """Groups of agents as backend tasks, and the arrays they share (codes; raw values if needed)."""
         n_agents = len(per_agent)
         n_chunks = 1 if workers == 1 else min(n_agents, 4 * workers)
         bounds = np.linspace(0, n_agents, n_chunks + 1).astype(int)
-        chunks, chunk_targets = [], []
+        chunks, chunk_targets, raw_needed = [], [], []
         for lo, hi in zip(bounds[:-1], bounds[1:]):
             jobs_global = [(t, [c for c in cands if not enc.constant[c]], cands)
                            for agent_jobs in per_agent[lo:hi] for t, cands in agent_jobs]
@@ -347,32 +385,33 @@ class LocalDiscovery:
                 need_raw |= name in ("fisherz", "kci") or (name == "factory" and not enc.discrete[[t, *cands]].all())
                 cand_local = [] if enc.constant[t] else [local[c] for c in cands]
                 jobs.append(_Job(local[t], cand_local, name))
-            raw = np.column_stack([enc.raw(c) for c in cols]) if need_raw else None
-            chunks.append(_Chunk(np.asarray(enc.codes[:, cols]), enc.cards[cols], raw,
-                                 [enc.keys[c] for c in cols], jobs))
+            raw_needed.append(need_raw)
+            chunks.append(_ChunkTask(np.asarray(cols, dtype=np.int64), None, enc.cards[cols],
+                                     [enc.keys[c] for c in cols], jobs, settings))
             chunk_targets.append((cols, jobs_global))
-        return chunks, chunk_targets
+        shared = {"codes": enc.codes}
+        raw_cols = sorted({c for chunk, need in zip(chunks, raw_needed) if need for c in chunk.cols.tolist()})
+        if raw_cols:
+            position = {c: k for k, c in enumerate(raw_cols)}
+            shared["raw"] = np.column_stack([enc.raw(c) for c in raw_cols])
+            for chunk, need in zip(chunks, raw_needed):
+                if need:
+                    chunk.raw_cols = np.asarray([position[c] for c in chunk.cols.tolist()], dtype=np.int64)
+        return chunks, chunk_targets, shared
 
     @staticmethod
-    def _run(chunks: list[_Chunk], settings: _Settings, workers: int, *,
+    def _run(chunks: list[_ChunkTask], shared: dict[str, np.ndarray], executor: ExecutionBackend, *,
              progress: bool = False) -> list[list[EliminationResult]]:
         bar = None
         if progress:
             from tqdm.auto import tqdm
             bar = tqdm(total=sum(len(c.jobs) for c in chunks), desc="discovery", unit="target")
         try:
-            if len(chunks) == 1:
-                results = [_run_chunk(chunks[0], settings)]
+            def advance(index: int, result: list[EliminationResult]) -> None:
                 if bar is not None:
-                    bar.update(len(chunks[0].jobs))
-                return results
-            results = []
-            with ProcessPoolExecutor(max_workers=min(len(chunks), workers)) as pool:
-                for chunk, res in zip(chunks, pool.map(_run_chunk, chunks, [settings] * len(chunks))):
-                    results.append(res)
-                    if bar is not None:
-                        bar.update(len(chunk.jobs))
-            return results
+                    bar.update(len(chunks[index].jobs))
+
+            return executor.map(_run_chunk_task, chunks, shared=shared, on_result=advance)
         finally:
             if bar is not None:
                 bar.close()
