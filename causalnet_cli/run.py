@@ -12,6 +12,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from causalnet.backends import BackendError
+
+from causalnet_cli.backend_args import add_backend_arguments, backend_from_args
 from causalnet_cli.pipeline import ConfigError, RunFolderError, load_config, run_pipeline
 
 __all__ = ["NAME", "HELP", "add_arguments", "run"]
@@ -33,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="continue an interrupted run in --out, skipping the stages it finished")
     parser.add_argument("--no-progress", dest="progress", action="store_false",
                         help="no stage messages or progress bars (only the final lines)")
+    add_backend_arguments(parser, what="discovery's groups of agents", default=None)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,8 +46,10 @@ def run(args: argparse.Namespace) -> int:
         config = load_config(args.config, quick=args.quick, overrides=args.overrides) if given else None
         if config is None and not args.resume:
             config = load_config()
-        summary = run_pipeline(config, args.out, resume=args.resume, progress=args.progress)
-    except (ConfigError, RunFolderError) as exc:
+        with backend_from_args(args) as executor:
+            summary = run_pipeline(config, args.out, resume=args.resume, progress=args.progress,
+                                   executor=executor)
+    except (ConfigError, RunFolderError, BackendError) as exc:
         print(f"causalnet run: error: {exc}", file=sys.stderr)
         return 2
     if summary.skipped:

@@ -8,7 +8,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from causalnet_cli.pipeline.config import RunConfig
 from causalnet_cli.pipeline.stages import PipelineContext, run_stage, stage_names
@@ -52,7 +52,8 @@ def _stderr(text: str) -> None:
 
 
 def run_pipeline(config: RunConfig | None, out: str | os.PathLike, *, resume: bool = False,
-                 progress: bool = True, echo: Callable[[str], None] | None = None) -> RunSummary:
+                 progress: bool = True, echo: Callable[[str], None] | None = None,
+                 executor: Any = None) -> RunSummary:
     """Run (or resume) the whole pipeline into the folder ``out``.
 
     Parameters
@@ -68,6 +69,9 @@ def run_pipeline(config: RunConfig | None, out: str | os.PathLike, *, resume: bo
         Stage messages and progress bars on stderr.
     echo : callable, optional
         Where stage messages go (default stderr when ``progress``).
+    executor : causalnet.backends.Backend, optional
+        Backend that runs discovery's groups of agents (default: ``discovery.n_jobs``
+        local processes). Results do not depend on it.
 
     Returns
     -------
@@ -81,7 +85,8 @@ def run_pipeline(config: RunConfig | None, out: str | os.PathLike, *, resume: bo
     else:
         folder.open_new(config)
     say = echo if echo is not None else (_stderr if progress else (lambda text: None))
-    ctx = PipelineContext(config=config, folder=folder.path, progress=progress, echo=lambda t: say(f"      {t}"))
+    ctx = PipelineContext(config=config, folder=folder.path, progress=progress, echo=lambda t: say(f"      {t}"),
+                          executor=executor)
     names = stage_names(config)
     ran, skipped = [], []
     start = time.perf_counter()
