@@ -143,3 +143,32 @@ def test_discovery_on_every_backend_gives_the_serial_graph(ray_backend):
         assert model.sepsets_ == serial.sepsets_
     with pytest.raises(TypeError, match="executor must be"):
         LocalDiscovery(executor="ray").fit(tr)
+
+
+# ------------------------------------------------------------------ causalnet run --backend
+TINY_RUN = ["--set", "data.episodes=600", "--set", "train.iterations=300", "--set", "train.runs=2",
+            "--set", "train.eval_points=3", "--set", "train.eval_episodes=40", "--set", "adapt.episodes=4",
+            "--set", "adapt.eval_episodes=40", "--set", "analysis.error_repeats=3",
+            "--set", "analysis.error_trajectories=[2, 8]"]
+
+
+def test_run_rejects_a_silent_ray_address_before_running(tmp_path, capsys):
+    from causalnet_cli.main import main
+
+    out = tmp_path / "run"
+    assert main(["run", "--quick", "--out", str(out), "--ray-address", "127.0.0.1:9"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("causalnet run: error: no Ray cluster answers at '127.0.0.1:9'") and "\n" not in err
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_run_with_a_backend_writes_the_same_files(tmp_path):
+    from causalnet_cli.main import main
+
+    default, pooled = tmp_path / "default", tmp_path / "pooled"
+    assert main(["run", "--out", str(default), "--no-progress", *TINY_RUN]) == 0
+    assert main(["run", "--out", str(pooled), "--no-progress", "--backend", "local", "--workers", "2",
+                 *TINY_RUN]) == 0
+    for name in ("graph.json", "structure_metrics.json", "acr.json", "metrics.json", "adaptation.json"):
+        assert (default / name).read_bytes() == (pooled / name).read_bytes(), name
