@@ -263,7 +263,7 @@ class LocalBackend(Backend):
     name = "local"
 
     def __init__(self, workers: int | None = None, *, start_method: str | None = None) -> None:
-        self.workers = _check_workers(os.cpu_count() or 1 if workers is None else workers)
+        self.workers = _check_workers((os.cpu_count() or 1) if workers is None else workers)
         self.start_method = start_method
 
     def _map(self, fn, tasks, seeds, shared, on_result):

@@ -68,6 +68,7 @@ def test_task_seeds_are_the_spawned_children_and_do_not_advance_the_root():
 
 def test_serial_and_local_backends_give_the_reference_numbers_bit_for_bit(matrix):
     expected = _reference(matrix, seed=3)
+    assert [LocalBackend(n).workers for n in (1, 2, 3)] == [1, 2, 3]
     for backend in (SerialBackend(), LocalBackend(1), LocalBackend(2), LocalBackend(3)):
         got = backend.map(_noisy_rows, range(len(matrix)), seed=3, shared={"matrix": matrix})
         assert [g.tobytes() for g in got] == [e.tobytes() for e in expected], backend.describe()
