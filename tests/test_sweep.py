@@ -180,3 +180,22 @@ def test_tiny_sweep_end_to_end_same_numbers_on_every_backend_and_resumable(tmp_p
     assert main(["sweep", str(spec_file), "--out", str(local), "--force", "--backend", "serial",
                  "--no-progress"]) == 0
     assert "2 cell(s) run, 0 reused" in capsys.readouterr().out
+
+
+def test_resume_refuses_another_sweep_file_even_with_the_axes_reordered(tmp_path):
+    from causalnet_cli.sweeps.runner import SweepFolder
+
+    spec = sweep_from_dict({"axes": {"env.grid": [2, 3], "seed": [0, 1]}})
+    folder = SweepFolder(tmp_path / "out")
+    folder.open(spec)                                        # writes sweep.json, runs nothing
+    saved = json.loads((tmp_path / "out" / "sweep.json").read_text())
+    assert [c["name"] for c in saved["cells"]] == [c.name for c in spec.cells]
+    folder.check(spec, resume=True)                          # the same file: accepted
+    reordered = sweep_from_dict({"axes": {"seed": [0, 1], "env.grid": [2, 3]}})
+    with pytest.raises(SweepError, match="differs from the one in .* in axes; use the same file, or --force"):
+        folder.check(reordered, resume=True)
+    other_base = sweep_from_dict({"base": {"train": {"runs": 2}}, "axes": {"env.grid": [2, 3], "seed": [0, 1]}})
+    with pytest.raises(SweepError, match=r"in base;"):
+        folder.check(other_base, resume=True)
+    with pytest.raises(SweepError, match="exclude each other"):
+        folder.check(spec, resume=True, force=True)

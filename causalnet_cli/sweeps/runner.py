@@ -16,6 +16,7 @@ interrupted resumes from its last finished stage.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -114,8 +115,10 @@ class SweepFolder:
                 raise SweepError(f"--resume: {self.path} holds no sweep to resume (no {SWEEP_FILE}); "
                                  "start a new sweep without --resume")
             saved = read_json_object(self.path / SWEEP_FILE, error=SweepError, what="sweep description")
-            diff = [part for part in ("quick", "base", "axes") if saved.get("spec", {}).get(part)
-                    != spec.to_dict()[part]]
+            given = spec.to_dict()
+            # compared as JSON text: the order of the axes matters too (it sets the cells' names)
+            diff = [part for part in ("quick", "base", "axes")
+                    if json.dumps(saved.get("spec", {}).get(part)) != json.dumps(given[part])]
             if diff:
                 raise SweepError(f"--resume: the sweep file differs from the one in {self.path} in "
                                  f"{', '.join(diff)}; use the same file, or --force to start over")
