@@ -199,3 +199,14 @@ def test_resume_refuses_another_sweep_file_even_with_the_axes_reordered(tmp_path
         folder.check(other_base, resume=True)
     with pytest.raises(SweepError, match="exclude each other"):
         folder.check(spec, resume=True, force=True)
+
+
+def test_the_sweep_file_of_the_scaling_page_is_valid():
+    import re
+    import tomllib
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "scaling.md").read_text()
+    blocks = re.findall(r"```toml\n(.*?)```", page, flags=re.S)
+    assert blocks
+    spec = sweep_from_dict(tomllib.loads(blocks[0]))
+    assert len(spec.cells) == 45 and spec.quick and spec.cells[0].config.train.runs == 3
