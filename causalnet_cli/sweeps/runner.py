@@ -244,7 +244,13 @@ def run_sweep(spec: SweepSpec, out: str | os.PathLike, *, backend: Backend | Non
             say(f"[{done[0]}/{total}] {name}: FAILED after {result['seconds']:.1f} s: {result['error']}")
 
     tasks = [CellTask(c.name, str(folder.cell_folder(c.name)), config_to_dict(c.config)) for c in pending]
-    backend.map(run_cell, tasks, on_result=report)
+    try:
+        backend.map(run_cell, tasks, on_result=report)
+    except BaseException as exc:
+        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"stopped ({type(exc).__name__}: {exc})"
+        _stderr(f"sweep {reason}; the {len(reused) + len(ran)} finished cell(s) are kept. Continue with: "
+                f"causalnet sweep SPEC.toml --out {folder.path} --resume")
+        raise
     files: dict[str, Path] = {}
     if not errors:
         records = [{"values": c.values,
