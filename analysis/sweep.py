@@ -194,7 +194,9 @@ def plot_sweep(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike, *, se
             err = np.where(np.isfinite(low), np.vstack([mean - low, high - mean]), 0.0)
             ax.errorbar(pos, mean, yerr=err, color=colors[method], marker="o", capsize=3,
                         linestyle="-" if numeric else "none", label=method_label(method))
-        if not numeric:
+        if numeric:
+            ax.set_xticks(sorted(float(json.loads(x)) for x in xs), [x for x in sorted(xs, key=json.loads)])
+        else:
             ax.set_xticks(range(len(xs)), xs if x_axis else [""])
         ax.set_xlabel(x_axis or "", fontsize=FONT_SIZES["label"])
         if panel_axes:
