@@ -37,8 +37,10 @@ from typing import Any, Callable, Literal, Mapping, Sequence
 
 import numpy as np
 
+from causalnet.errors import CausalnetError
+
 __all__ = ["Backend", "BackendError", "BackendName", "LocalBackend", "RayBackend", "SerialBackend",
-           "TaskContext", "check_ray_address", "make_backend", "task_seeds"]
+           "TaskContext", "check_ray_address", "make_backend", "parse_ray_address", "task_seeds"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ TaskFunction = Callable[[Any, "TaskContext"], Any]
 ResultCallback = Callable[[int, Any], None]
 
 
-class BackendError(ValueError):
+class BackendError(CausalnetError, ValueError):
     """A backend cannot be created or reached (bad name, bad worker count, Ray missing or not answering)."""
 
 
@@ -314,6 +316,34 @@ def _import_ray():
     return ray
 
 
+def parse_ray_address(address: Any) -> str:
+    """Check the form of a Ray address (nothing is contacted); return it.
+
+    Accepted: ``auto``, ``local``, ``host:port`` and ``ray://host:port``.
+
+    Examples
+    --------
+    >>> parse_ray_address("ray://10.0.0.5:10001")
+    'ray://10.0.0.5:10001'
+    >>> parse_ray_address("10.0.0.5")
+    Traceback (most recent call last):
+    ...
+    causalnet.backends.BackendError: Ray address must be 'auto', 'local', 'host:port' or 'ray://host:port', got '10.0.0.5'
+    """
+    bad = BackendError(f"Ray address must be 'auto', 'local', 'host:port' or 'ray://host:port', got {address!r}")
+    if not isinstance(address, str) or not address.strip():
+        raise bad
+    if address in ("auto", "local"):
+        return address
+    scheme, sep, rest = address.rpartition("://")
+    if sep and scheme != "ray":
+        raise bad
+    host, colon, port = rest.rpartition(":")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536 or any(c.isspace() for c in host):
+        raise bad
+    return address
+
+
 def check_ray_address(address: str, *, timeout: float = 3.0) -> None:
     """Raise :class:`BackendError` unless something answers at the Ray ``address``.
 
@@ -329,9 +359,8 @@ def check_ray_address(address: str, *, timeout: float = 3.0) -> None:
     ...
     causalnet.backends.BackendError: no Ray cluster answers at '127.0.0.1:1' (connection refused); ...
     """
-    if not isinstance(address, str) or not address.strip():
-        raise BackendError(f"Ray address must be 'auto', 'local', 'host:port' or 'ray://host:port', got {address!r}")
-    if address in ("local",):
+    parse_ray_address(address)
+    if address == "local":
         return
     if address == "auto":
         ray_tmp = os.environ.get("RAY_TMPDIR", "/tmp/ray")
@@ -339,10 +368,7 @@ def check_ray_address(address: str, *, timeout: float = 3.0) -> None:
             return
         raise BackendError("no Ray cluster answers at 'auto' (no Ray instance was started on this machine); "
                            "start one with `ray start --head` or give --ray-address host:port")
-    rest = address.split("://", 1)[1] if "://" in address else address
-    host, sep, port = rest.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise BackendError(f"Ray address must be 'auto', 'local', 'host:port' or 'ray://host:port', got {address!r}")
+    host, _, port = address.rpartition("://")[2].rpartition(":")
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
             pass

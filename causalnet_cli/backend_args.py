@@ -6,7 +6,7 @@ import argparse
 import contextlib
 from typing import Iterator
 
-from causalnet.backends import BACKEND_NAMES, Backend, BackendError, make_backend
+from causalnet.backends import BACKEND_NAMES, Backend, BackendError, make_backend, parse_ray_address
 
 __all__ = ["add_backend_arguments", "backend_from_args", "resolve_backend_name"]
 
@@ -21,6 +21,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _ray_address(text: str) -> str:
+    try:
+        return parse_ray_address(text)
+    except BackendError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_backend_arguments(parser: argparse.ArgumentParser, *, what: str, default: str | None) -> None:
     """Add ``--backend``, ``--workers`` and ``--ray-address`` to ``parser``.
 
@@ -33,7 +40,7 @@ def add_backend_arguments(parser: argparse.ArgumentParser, *, what: str, default
                              f"(default: {shown}; results do not depend on it)")
     parser.add_argument("--workers", type=_positive_int, default=None, metavar="N",
                         help="worker processes (local; default: all CPUs) or tasks at once (ray)")
-    parser.add_argument("--ray-address", default=None, metavar="ADDRESS",
+    parser.add_argument("--ray-address", type=_ray_address, default=None, metavar="ADDRESS",
                         help="join this Ray cluster (auto, host:port or ray://host:port; implies --backend ray; "
                              "default: a new local Ray instance)")
     parser.set_defaults(_backend_default=default)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from causalnet.backends import BackendError
 from causalnet_cli.backend_args import add_backend_arguments, backend_from_args
+from causalnet_cli.outputs import check_out_dir
 from causalnet_cli.sweeps.runner import SweepFolder, run_sweep
 from causalnet_cli.sweeps.spec import SweepError, load_sweep
 
@@ -37,9 +38,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_backend_arguments(parser, what="the cells", default="local")
 
 
+def interrupt_hint(args: argparse.Namespace) -> str:
+    """Printed after Ctrl-C: finished cells are kept and can be resumed."""
+    return (f"the finished cells are kept; continue with: causalnet sweep {args.spec} --out {args.out} --resume")
+
+
 def run(args: argparse.Namespace) -> int:
     """Validate everything, then run the cells; print where the table and figure are."""
     try:
+        check_out_dir(args.out, force=args.force, resume=args.resume, resumable=True)   # before reading anything
         spec = load_sweep(args.spec, quick=args.quick)
         SweepFolder(args.out).check(spec, resume=args.resume, force=args.force)
         text = Path(args.spec).read_text(encoding="utf-8")

@@ -246,10 +246,9 @@ def run_sweep(spec: SweepSpec, out: str | os.PathLike, *, backend: Backend | Non
     tasks = [CellTask(c.name, str(folder.cell_folder(c.name)), config_to_dict(c.config)) for c in pending]
     try:
         backend.map(run_cell, tasks, on_result=report)
-    except BaseException as exc:
-        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"stopped ({type(exc).__name__}: {exc})"
-        _stderr(f"sweep {reason}; the {len(reused) + len(ran)} finished cell(s) are kept. Continue with: "
-                f"causalnet sweep SPEC.toml --out {folder.path} --resume")
+    except Exception as exc:      # Ctrl-C is reported by the command line (with how to continue)
+        _stderr(f"sweep stopped ({type(exc).__name__}: {exc}); the {len(reused) + len(ran)} finished cell(s) are "
+                f"kept. Continue with: causalnet sweep SPEC.toml --out {folder.path} --resume")
         raise
     files: dict[str, Path] = {}
     if not errors:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from causalnet.errors import CausalnetError
 from causalnet_cli.pipeline.config import ConfigError, RunConfig, config_from_dict, quick_config
 
 __all__ = ["REPLICATE_AXIS", "SweepCell", "SweepError", "SweepSpec", "load_sweep", "sweep_from_dict"]
@@ -37,7 +38,7 @@ SWEEP_KEYS = ("quick", "base", "axes")
 MAX_CELLS = 100_000
 
 
-class SweepError(ValueError):
+class SweepError(CausalnetError, ValueError):
     """A sweep file or sweep folder that cannot be used (the message names the key or the folder)."""
 
 
