@@ -25,16 +25,16 @@ import logging
 import os
 import time
 import warnings
-from dataclasses import dataclass
 from typing import Any, Literal, Sequence
 
 import numpy as np
 
 from causalnet.backends import Backend as ExecutionBackend
-from causalnet.backends import LocalBackend, SerialBackend, TaskContext
-from causalnet.citests import (CITestFactory, ContingencyTest, FisherZTest, causallearn_test)
+from causalnet.backends import LocalBackend, SerialBackend
+from causalnet.citests import CITestFactory
 from causalnet.data import Transitions
-from causalnet.discovery_core import EliminationResult, EncodedData, NodeKey, eliminate_candidates
+from causalnet.discovery_core import EliminationResult, EncodedData
+from causalnet.discovery_worker import ChunkTask, Job, Settings, run_chunk_task
 from causalnet.errors import CausalnetError
 from causalnet.graph import FactoredGraph
 
@@ -42,9 +42,12 @@ __all__ = ["DiscoveryError", "LocalDiscovery", "check_discovery_params", "hops_w
 
 logger = logging.getLogger(__name__)
 
-CITestOption = Literal["gsq", "chisq", "fisherz", "kci"]
+CITestOption = Literal["auto", "gsq", "chisq", "fisherz", "regression", "additive", "kci", "fastkci", "rcit"]
 Backend = Literal["fast", "causal-learn"]
-_TEST_NAMES = ("gsq", "chisq", "fisherz", "kci")
+_TEST_NAMES = ("auto", "gsq", "chisq", "fisherz", "regression", "additive", "kci", "fastkci", "rcit")
+_RAW_TESTS = ("fisherz", "regression", "additive", "kci", "fastkci", "rcit")
+#: test chosen by ``ci_test="auto"`` for a block with a continuous column
+AUTO_CONTINUOUS_TEST = "additive"
 _MIN_AGENTS_FOR_PROCESSES = 8
 
 
@@ -74,107 +77,6 @@ def check_discovery_params(*, alpha: Any, ci_test: Any, max_cond_size: Any,
         raise ValueError(f"min_samples_per_cell must be a number >= 0, got {min_samples_per_cell!r}")
 
 
-@dataclass
-class _Job:
-    """One target: its column and its candidate columns (indices into a chunk's arrays)."""
-
-    target: int
-    candidates: list[int]
-    test_name: str          # resolved per target: gsq/chisq/fisherz/kci or "factory"
-
-
-@dataclass
-class _Chunk:
-    """The data a worker needs for a group of agents."""
-
-    codes: np.ndarray               # (N, m) codes of the chunk's columns
-    cards: np.ndarray               # (m,)
-    raw: np.ndarray | None          # (N, m) float values, when some job needs them
-    keys: list[NodeKey]
-    jobs: list[_Job]
-
-
-@dataclass
-class _ChunkTask:
-    """A group of agents as sent to a backend: column indices into the shared arrays, not data."""
-
-    cols: np.ndarray                # (m,) columns of the shared ``codes``
-    raw_cols: np.ndarray | None     # (m,) columns of the shared ``raw``, when some job needs them
-    cards: np.ndarray
-    keys: list[NodeKey]
-    jobs: list[_Job]
-    settings: "_Settings"
-
-
-@dataclass(frozen=True)
-class _Settings:
-    alpha: float
-    max_cond_size: int | None
-    backend: str
-    factory: CITestFactory | None
-    min_samples_per_cell: float
-
-
-def _make_test(chunk: _Chunk, job: _Job, block: list[int], settings: _Settings):
-    """The CI test for one target's block, and a function flagging underpowered tests."""
-    n = chunk.codes.shape[0]
-    name = job.test_name
-    if name == "factory":
-        data = chunk.raw[:, block] if chunk.raw is not None else chunk.codes[:, block].astype(np.float64)
-        return settings.factory(data, [chunk.keys[j] for j in block]), None
-    if name in ("gsq", "chisq"):
-        cards = chunk.cards[block]
-        need = settings.min_samples_per_cell
-
-        def underpowered(x: int, y: int, s: tuple[int, ...]) -> bool:
-            return n < need * int(np.prod(cards[[x, y, *s]]))
-
-        codes = chunk.codes[:, block].astype(np.int64)
-        if settings.backend == "fast":
-            return ContingencyTest(codes, cards, statistic=name), underpowered
-        return causallearn_test(codes, name), underpowered
-    raw = chunk.raw[:, block]
-    if name == "fisherz":
-        need = settings.min_samples_per_cell
-
-        def underpowered_z(x: int, y: int, s: tuple[int, ...]) -> bool:
-            return n - len(s) - 3 < need
-
-        if settings.backend == "fast":
-            return FisherZTest(raw), underpowered_z
-        return causallearn_test(raw, "fisherz"), underpowered_z
-    return causallearn_test(raw, name), None
-
-
-def _run_chunk(chunk: _Chunk, settings: _Settings) -> list[EliminationResult]:
-    """Parent selection for every target of a chunk (the unit of work of a process)."""
-    out = []
-    for job in chunk.jobs:
-        block = [job.target, *job.candidates]
-        if not job.candidates:
-            out.append(EliminationResult([], {}, {}, 0, 0))
-            continue
-        test, underpowered = _make_test(chunk, job, block, settings)
-        res = eliminate_candidates(test, range(1, len(block)), alpha=settings.alpha,
-                                   max_cond_size=settings.max_cond_size, target=0,
-                                   underpowered=underpowered)
-        # back to chunk-local columns
-        local = lambda j: block[j]
-        out.append(EliminationResult(
-            parents=[local(j) for j in res.parents],
-            pvalues={local(j): p for j, p in res.pvalues.items()},
-            sepsets={local(j): tuple(local(c) for c in s) for j, s in res.sepsets.items()},
-            n_tests=res.n_tests, n_underpowered=res.n_underpowered))
-    return out
-
-
-def _run_chunk_task(task: _ChunkTask, ctx: TaskContext) -> list[EliminationResult]:
-    """Backend task: cut the chunk's columns out of the shared arrays, then select parents."""
-    raw = None if task.raw_cols is None else np.ascontiguousarray(ctx.shared["raw"][:, task.raw_cols])
-    chunk = _Chunk(np.asarray(ctx.shared["codes"][:, task.cols]), task.cards, raw, task.keys, task.jobs)
-    return _run_chunk(chunk, task.settings)
-
-
 class LocalDiscovery:
     """Learn the factored transition graph by local, constraint-based parent selection.
 
@@ -183,11 +85,18 @@ class LocalDiscovery:
     alpha : float
         Significance level of every CI test (a candidate is removed when a test
         gives ``p > alpha``).
-    ci_test : {"gsq", "chisq", "fisherz", "kci"} or callable
+    ci_test : {"gsq", "auto", "chisq", "fisherz", "regression", "additive", "kci", "fastkci", "rcit"} or callable
         The conditional-independence test. ``gsq``/``chisq`` apply to targets whose
         block (target and candidates) is all discrete; a block with a continuous
-        column falls back to ``fisherz`` (recorded in ``ci_tests_``). ``fisherz``
-        and ``kci`` use the original values. A callable is a test factory
+        column falls back to ``fisherz`` (recorded in ``ci_tests_``; a
+        ``UserWarning`` when continuous *state* columns are involved, because
+        fisherz uses the domain label as a number). ``auto`` picks ``gsq`` for an
+        all-discrete block and ``additive`` otherwise. ``regression`` / ``additive``
+        are :class:`causalnet.citests_regression.RegressionTest` with a linear /
+        spline basis (domain and actions indicator-coded; mean, slope and
+        variance shifts detected). ``fisherz``, ``kci``, ``fastkci`` and ``rcit``
+        use the original values (the last three through causal-learn; see
+        ``docs/discovery.md`` for their cost). A callable is a test factory
         ``factory(data, columns) -> test`` with ``test(x, y, S) -> p``, called once
         per target on the block ``[target, candidates...]`` (columns are node keys
         ``(name, 1)`` for the target, ``(name, 0)`` for time t); see
@@ -342,9 +251,9 @@ class LocalDiscovery:
             logger.warning(msg)
             self.warnings_.append(msg)
 
-        settings = _Settings(float(self.alpha), None if self.max_cond_size is None else int(self.max_cond_size),
+        settings = Settings(float(self.alpha), None if self.max_cond_size is None else int(self.max_cond_size),
                              self.backend, self.ci_test if callable(self.ci_test) else None,
-                             float(self.min_samples_per_cell))
+                             float(self.min_samples_per_cell), spec.domain_name)
         executor = self.executor
         if executor is None:
             workers = self._n_workers(spec.n_agents)
@@ -359,7 +268,10 @@ class LocalDiscovery:
     def _resolve_test(self, enc: EncodedData, block: Sequence[int]) -> str:
         if callable(self.ci_test):
             return "factory"
-        if self.ci_test in ("gsq", "chisq") and not all(enc.discrete[j] for j in block):
+        discrete = all(enc.discrete[j] for j in block)
+        if self.ci_test == "auto":
+            return "gsq" if discrete else AUTO_CONTINUOUS_TEST
+        if self.ci_test in ("gsq", "chisq") and not discrete:
             return "fisherz"
         return str(self.ci_test)
 
@@ -368,7 +280,7 @@ class LocalDiscovery:
         return 1 if n_agents < _MIN_AGENTS_FOR_PROCESSES else max(1, jobs)
 
     def _make_chunks(self, enc: EncodedData, per_agent: list[list[tuple[int, list[int]]]], workers: int,
-                     settings: _Settings):
+                     settings: Settings):
         """Groups of agents as backend tasks, and the arrays they share (codes; raw values if needed)."""
         n_agents = len(per_agent)
         n_chunks = 1 if workers == 1 else min(n_agents, 4 * workers)
@@ -383,12 +295,12 @@ class LocalDiscovery:
             need_raw = False
             for t, cands, _ in jobs_global:
                 name = self._resolve_test(enc, [t, *cands])
-                need_raw |= name in ("fisherz", "kci") or (name == "factory" and not enc.discrete[[t, *cands]].all())
+                need_raw |= name in _RAW_TESTS or (name == "factory" and not enc.discrete[[t, *cands]].all())
                 cand_local = [] if enc.constant[t] else [local[c] for c in cands]
-                jobs.append(_Job(local[t], cand_local, name))
+                jobs.append(Job(local[t], cand_local, name))
             raw_needed.append(need_raw)
-            chunks.append(_ChunkTask(np.asarray(cols, dtype=np.int64), None, enc.cards[cols],
-                                     [enc.keys[c] for c in cols], jobs, settings))
+            chunks.append(ChunkTask(np.asarray(cols, dtype=np.int64), None, enc.cards[cols],
+                                    [enc.keys[c] for c in cols], jobs, settings))
             chunk_targets.append((cols, jobs_global))
         shared = {"codes": enc.codes}
         raw_cols = sorted({c for chunk, need in zip(chunks, raw_needed) if need for c in chunk.cols.tolist()})
@@ -401,7 +313,7 @@ class LocalDiscovery:
         return chunks, chunk_targets, shared
 
     @staticmethod
-    def _run(chunks: list[_ChunkTask], shared: dict[str, np.ndarray], executor: ExecutionBackend, *,
+    def _run(chunks: list[ChunkTask], shared: dict[str, np.ndarray], executor: ExecutionBackend, *,
              progress: bool = False) -> list[list[EliminationResult]]:
         bar = None
         if progress:
@@ -412,7 +324,7 @@ class LocalDiscovery:
                 if bar is not None:
                     bar.update(len(chunks[index].jobs))
 
-            return executor.map(_run_chunk_task, chunks, shared=shared, on_result=advance)
+            return executor.map(run_chunk_task, chunks, shared=shared, on_result=advance)
         finally:
             if bar is not None:
                 bar.close()
@@ -451,7 +363,16 @@ class LocalDiscovery:
         if fallback:
             msg = (f"{len(fallback)} target(s) have continuous columns in their block and were tested "
                    f"with fisherz instead of {self.ci_test}: {fallback[:10]}")
-            logger.info(msg)
+            states = [t for t in fallback if spec.kind(t) == "state"]
+            if states:
+                # a discrete test asked of continuous state data: documented warning
+                msg += ("; ci_test={!r} is a discrete test, and fisherz uses the domain label as a number "
+                        "(it misses non-monotone mean shifts and variance-only shifts): use ci_test='auto' "
+                        "or 'additive' for continuous states").format(self.ci_test)
+                warnings.warn(msg, UserWarning, stacklevel=3)
+                self.warnings_.append(msg)
+            else:
+                logger.info(msg)
 
 
 def require_transitions(transitions: Transitions) -> None:

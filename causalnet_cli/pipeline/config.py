@@ -57,7 +57,7 @@ def _opt(default: Any, help: str, *, low: float | None = None, high: float | Non
 class EnvSection:
     """The networked system the pipeline runs on."""
 
-    kind: Literal["wireless", "synthetic"] = _opt("wireless", "environment family")
+    kind: Literal["wireless", "synthetic", "synthetic-continuous"] = _opt("wireless", "environment family")
     grid: int = _opt(3, "wireless: grid x grid access points, one user on each of the (grid+1)^2 vertices",
                      low=1, high=31)
     deadline: int = _opt(2, "wireless: packet deadline (state coordinates per user)", low=1, high=8)
@@ -65,6 +65,8 @@ class EnvSection:
     agents: int = _opt(12, "synthetic: number of agents", low=2, high=4096)
     topology: Literal["random", "ring", "grid"] = _opt("random", "synthetic: interaction graph")
     env_seed: int = _opt(0, "synthetic: seed of the graph, masks and tables", low=0)
+    mechanism: Literal["linear", "nonlinear", "mixed"] = _opt(
+        "linear", "synthetic-continuous: linear-Gaussian or nonlinear additive-noise mechanisms")
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,8 @@ class DiscoverySection:
 
     alpha: float = _opt(0.001, "significance level of the conditional-independence tests",
                         low=0.0, high=1.0, low_open=True, high_open=True)
-    ci_test: Literal["gsq", "chisq"] = _opt("gsq", "conditional-independence test")
+    ci_test: Literal["auto", "gsq", "chisq", "regression", "additive"] = _opt(
+        "auto", "conditional-independence test (auto: gsq on discrete data, additive on continuous data)")
     max_cond_size: int = _opt(2, "largest conditioning set", low=0, high=8)
     n_jobs: int = _opt(2, "worker processes", low=1, high=256)
 
