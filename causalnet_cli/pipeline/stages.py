@@ -100,6 +100,7 @@ class PipelineContext:
     folder: Path
     progress: bool = False
     echo: Callable[[str], None] = field(default=lambda text: None)
+    executor: Any = None    # a causalnet.backends.Backend for discovery (None: discovery.n_jobs processes)
     _env: Any = None
     _log: Any = None
 
@@ -212,7 +213,7 @@ def stage_discover(ctx: PipelineContext) -> list[Path]:
     ctx.echo(f"discovering parents of {data.spec.n_state + data.spec.n_agents} targets from {len(data)} rows "
              f"(alpha={d.alpha}, {d.ci_test}, conditioning sets <= {d.max_cond_size})")
     est = LocalDiscovery(alpha=d.alpha, ci_test=d.ci_test, max_cond_size=d.max_cond_size, n_jobs=d.n_jobs,
-                         progress=ctx.progress)
+                         progress=ctx.progress, executor=ctx.executor)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         est.fit(data)
