@@ -97,3 +97,10 @@ def test_pipeline_traffic_defaults_fit_the_tabular_actor_and_the_guard_names_the
     with pytest.raises(ValueError, match=r"train:gsac: the tabular actor of agent 1 would have 3\^13 = 1594323"):
         check_tabular_actor_size(TrafficGridEnv(3, 3).true_graph(), kappa=1, method="gsac")
     check_tabular_actor_size(TrafficGridEnv(3, 3).true_graph(), kappa=1, method="sac-mtl")   # own 4 queues
+
+
+def test_train_refuses_an_oversized_tabular_actor_before_writing(tmp_path, capsys):
+    out = tmp_path / "t"
+    assert main(["train", "--env", "traffic", "--algo", "gsac", "--iterations", "1", "--out", str(out)]) != 0
+    assert "the tabular actor of agent 1 would have 3^13" in capsys.readouterr().err
+    assert not out.exists()
