@@ -306,6 +306,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     common = dict(config=r["config"], rng=r["seeds"])
     algo = args.algo
     extra: dict[str, Any] = {}
+    from causalnet_cli.pipeline.stages import check_tabular_actor_size
+
+    check_tabular_actor_size(r["graph"], kappa=r["config"].kappa, method=algo)   # before any file is written
     try:
         if algo == "sac-ft":
             pre = make_trainer(algo, env, r["graph"], source_factors=r["sources"], **common)

@@ -67,9 +67,9 @@ class EnvSection:
     env_seed: int = _opt(0, "synthetic: seed of the graph, masks and tables", low=0)
     mechanism: Literal["linear", "nonlinear", "mixed"] = _opt(
         "linear", "synthetic-continuous: linear-Gaussian or nonlinear additive-noise mechanisms")
-    rows: int = _opt(3, "traffic: rows of intersections", low=1, high=64)
-    cols: int = _opt(3, "traffic: columns of intersections", low=1, high=64)
-    bins: int = _opt(3, "traffic: queue levels per approach (capacity bins - 1 platoons)", low=2, high=16)
+    rows: int = _opt(2, "traffic: rows of intersections (the tabular actor needs small grids)", low=1, high=64)
+    cols: int = _opt(2, "traffic: columns of intersections", low=1, high=64)
+    bins: int = _opt(2, "traffic: queue levels per approach (capacity bins - 1 platoons)", low=2, high=16)
     saturation: float = _opt(0.9, "traffic: discharge probability of a green, non-empty approach",
                              low=0.0, high=1.0, low_open=True)
     turning: tuple[float, ...] = _opt((0.7, 0.0, 0.3), "traffic: straight, left, right probabilities (sum to one)",

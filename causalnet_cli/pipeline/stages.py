@@ -51,7 +51,8 @@ from causalnet.io import atomic_write_json, json_ready
 from causalnet.progress_log import ProgressLog
 from causalnet_cli.pipeline.config import RunConfig
 
-__all__ = ["PipelineContext", "STAGE_SEEDS", "build_environment", "run_stage", "stage_names"]
+__all__ = ["MAX_TABULAR_POLICY_STATES", "PipelineContext", "STAGE_SEEDS", "build_environment",
+           "check_tabular_actor_size", "run_stage", "stage_names"]
 
 logger = logging.getLogger(__name__)
 
@@ -313,6 +314,41 @@ def _gsac_config(ctx: PipelineContext):
                       actor_lr=t.actor_lr, critic=t.critic, actor=t.actor)
 
 
+#: Largest number of local states of one agent's tabular actor the pipeline accepts (``S`` of ``theta``).
+MAX_TABULAR_POLICY_STATES = 1 << 20
+
+
+def check_tabular_actor_size(graph: FactoredGraph, *, kappa: int, method: str) -> None:
+    """Refuse a tabular actor whose table would not fit (one row per joint value of the policy inputs).
+
+    GSAC's actor reads the policy ACR; the SAC baselines read the agent's own coordinates.
+    Raises ``ValueError`` naming the agent, its table size and what to change.
+
+    >>> from rl.envs import TrafficGridEnv
+    >>> check_tabular_actor_size(TrafficGridEnv(2, 2, bins=2).true_graph(), kappa=1, method="gsac")
+    >>> check_tabular_actor_size(TrafficGridEnv(3, 3).true_graph(), kappa=1, method="gsac")
+    Traceback (most recent call last):
+    ...
+    ValueError: train:gsac: the tabular actor of agent 1 would have 3^13 = 1594323 local states (limit 1048576)...
+    """
+    from causalnet.acr import policy_acr
+
+    spec = graph.spec
+    for agent in range(spec.n_agents):
+        if method == "gsac":
+            names = policy_acr(graph, agent, kappa=kappa)
+        else:
+            names = [spec.state_names[j] for j in spec.agent_state_indices(agent)]
+        cards = [spec.cardinality(name) or 1 for name in names]
+        size = int(np.prod(cards, dtype=object)) if cards else 1
+        if size > MAX_TABULAR_POLICY_STATES:
+            shown = f"{cards[0]}^{len(cards)}" if len(set(cards)) == 1 else "x".join(map(str, cards))
+            raise ValueError(f"train:{method}: the tabular actor of agent {agent} would have {shown} = {size} local "
+                             f"states (limit {MAX_TABULAR_POLICY_STATES}); use a smaller system (traffic: "
+                             f"env.rows/env.cols 2, env.bins 2) or the linear engine of benchmarks/traffic_claims.py "
+                             f"(rl.actors_linear)")
+
+
 def _train(ctx: PipelineContext, method: str) -> list[Path]:
     """Meta-train ``method`` over the source domains, evaluated along the way in the target."""
     from rl.adaptation import summarize_training
@@ -323,6 +359,7 @@ def _train(ctx: PipelineContext, method: str) -> list[Path]:
     t = cfg.train
     env = ctx.env
     graph = ctx.training_graph() if method == "gsac" else ctx.truth()
+    check_tabular_actor_size(graph, kappa=cfg.acr.kappa, method=method)
     kwargs: dict[str, Any] = {"source_factors": ctx.source_factors()}
     if method in ("gsac", "sac-mtl"):
         kwargs["source_w_hat"] = _source_w_hat(ctx)
