@@ -9,7 +9,7 @@ import numpy as np
 from causalnet.data import Transitions
 from rl.envs.base import NetworkedEnv, as_generator
 
-__all__ = ["collect_transitions"]
+__all__ = ["StandardNormalActions", "collect_transitions"]
 
 PolicyFn = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
@@ -30,7 +30,8 @@ def collect_transitions(
     env : NetworkedEnv
         The environment (its parameters other than the domain factor are kept).
     policy : callable or None
-        ``policy(states, rng) -> actions``; None means uniformly random actions.
+        ``policy(states, rng) -> actions``; None means uniformly random actions
+        (independent standard normal actions when the actions are continuous).
     episodes : int
         Episodes per domain (run as one batch).
     horizon : int
@@ -61,8 +62,10 @@ def collect_transitions(
         raise ValueError(f"episodes must be a positive integer, got {episodes!r}")
     if not isinstance(horizon, (int, np.integer)) or horizon < 1:
         raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
+    continuous = env.spec.continuous_actions
     if policy is None:
-        policy = UniformPolicy(env.action_counts)
+        policy = StandardNormalActions(env.n_agents) if continuous else UniformPolicy(env.action_counts)
+    action_dtype = np.float64 if continuous else np.int64
     factors = [env.domain_factor] if domain_factors is None else list(domain_factors)
     if not factors:
         raise ValueError("domain_factors must name at least one domain")
@@ -76,10 +79,10 @@ def collect_transitions(
         states = dom_env.reset(episodes, rng)
         s_buf = np.empty((horizon, episodes, m), dtype=states.dtype)
         ns_buf = np.empty_like(s_buf)
-        a_buf = np.empty((horizon, episodes, n), dtype=np.int64)
+        a_buf = np.empty((horizon, episodes, n), dtype=action_dtype)
         r_buf = np.empty((horizon, episodes, n), dtype=np.float64)
         for t in range(horizon):
-            actions = np.asarray(policy(states, rng), dtype=np.int64)
+            actions = np.asarray(policy(states, rng), dtype=action_dtype)
             nxt, rewards = dom_env.step(states, actions, rng)
             s_buf[t], a_buf[t], r_buf[t], ns_buf[t] = states, actions, rewards, nxt
             states = nxt
@@ -92,3 +95,18 @@ def collect_transitions(
             time=np.tile(np.arange(horizon, dtype=np.int64), episodes)))
     cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     return Transitions(env.spec, **cat, domain_factors=w_table)
+
+
+
+class StandardNormalActions:
+    """Behaviour policy of continuous-action environments: independent ``N(0, scale^2)`` actions.
+
+    >>> StandardNormalActions(3)(np.zeros((2, 5)), np.random.default_rng(0)).shape
+    (2, 3)
+    """
+
+    def __init__(self, n_agents: int, scale: float = 1.0) -> None:
+        self.n_agents, self.scale = int(n_agents), float(scale)
+
+    def __call__(self, states: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return self.scale * rng.standard_normal((np.shape(states)[0], self.n_agents))
