@@ -1,0 +1,392 @@
+"""GSAC with function approximation: LSTD critics on ACR inputs, natural-gradient Gaussian actors.
+
+For continuous states and actions (e.g. :class:`rl.envs.lqr.NetworkedLQREnv`). Every
+outer iteration, for all runs and agents at once:
+
+1. **rollout**: ``episodes`` episodes of ``T + 1`` steps, episode ``b`` in source domain
+   ``b mod M`` (its true factor drives the environment, its ``w_hat`` the agents);
+   agent ``i`` acts ``u_i = mu_i + sigma eps`` with ``mu_i = [1, s_P]' Theta_i phi_i(w_hat)``
+   (:mod:`rl.fa_inputs`);
+2. **critic** (LSTD-Q, on-policy): agent ``j``'s ``Q_j(y) = q_j' f(y_j)`` with quadratic
+   features ``f`` of its input ``y_j = [s_V, u_N, w_D]`` solves
+   ``sum_t f_t (f_t - gamma f_{t+1})' q = sum_t f_t r_j(t)`` (ridge-regularised);
+3. **actor** (natural gradient with compatible features): agent ``i``'s compatible
+   features are ``grad log pi_i = (u_i - mu_i) psi_i / sigma^2`` (``psi_i`` the actor's
+   features); the least-squares fit of the neighbourhood advantage
+   ``(1/|N|) sum_{j in N_i^kappa} A_j`` on them is the natural gradient ``w_i``. For a
+   Gaussian policy and a critic quadratic in ``u`` its expectation is, by Stein's lemma,
+   ``w_i = sigma^2 F_i^{-1} E[psi_i g_i]`` with ``g_i = sum_j dQ_j/du_i`` at ``u = mu`` and
+   ``F_i = E[psi_i psi_i']``, which we compute without sampling noise. The step divides
+   it by ``sigma^2 |h_i|``, ``h_i = sum_j d^2 Q_j / du_i^2`` (the critic's curvature), so
+   ``actor_step = 1`` is the projected Newton (policy-improvement) step; it is then
+   clipped to a trust region: the RMS change of ``mu_i`` is at most
+   ``trust_region * sigma``. The samples are weighted by ``gamma^t``.
+
+The step is scale-free: multiplying the costs by a constant or rescaling a feature
+leaves it unchanged, which a vanilla gradient with a fixed learning rate is not.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Sequence
+
+import numpy as np
+import scipy.sparse
+
+from causalnet.graph import FactoredGraph
+from rl.fa_inputs import FAInputMode, FAInputs, build_fa_inputs, quadratic_pairs
+from rl.fa_policy import LinearGaussianPolicy
+from rl.gsac import RngLike, RunStreams, run_generators
+
+__all__ = ["FAGSACConfig", "FAGSACResult", "FAGSACTrainer"]
+
+logger = logging.getLogger(__name__)
+
+#: Largest number of critic features per agent (the LSTD matrix is its square).
+MAX_CRITIC_FEATURES = 2000
+
+
+@dataclass(frozen=True)
+class FAGSACConfig:
+    """Hyper-parameters of the function-approximation actor-critic.
+
+    Attributes
+    ----------
+    kappa : int
+        Neighbourhood radius of the critic inputs, the actor's gradient and the ACRs.
+    gamma : float
+        Discount factor (0 < gamma < 1).
+    horizon : int
+        ``T``: each episode runs ``T + 1`` steps and gives ``T`` TD pairs.
+    episodes : int
+        Episodes per run and outer iteration.
+    inputs : "acr", "truncation" or "full"
+        See :mod:`rl.fa_inputs`.
+    explore_std : float
+        ``sigma`` of the Gaussian actor while training (deployment uses the mean).
+    actor_step : float
+        Fraction of the curvature-normalised natural step (1 = projected Newton step).
+    trust_region : float
+        Largest RMS change of an agent's mean action per iteration, in units of ``sigma``.
+    critic_ridge, actor_ridge : float
+        Ridge terms, relative to the mean diagonal of the matrices they regularise.
+    critic_memory : float
+        Weight in ``[0, 1)`` of the previous iterations' LSTD statistics (0: fresh each iteration).
+    """
+
+    kappa: int = 1
+    gamma: float = 0.95
+    horizon: int = 40
+    episodes: int = 16
+    inputs: FAInputMode = "acr"
+    explore_std: float = 0.5
+    actor_step: float = 0.5
+    trust_region: float = 1.0
+    critic_ridge: float = 1e-6
+    actor_ridge: float = 1e-6
+    critic_memory: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.inputs not in ("acr", "truncation", "full"):
+            raise ValueError(f"inputs must be 'acr', 'truncation' or 'full', got {self.inputs!r}")
+        for name in ("kappa", "horizon", "episodes"):
+            v = getattr(self, name)
+            least = 0 if name == "kappa" else 1
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
+                raise ValueError(f"{name} must be an integer >= {least}, got {v!r}")
+        if not 0.0 < self.gamma < 1.0:
+            raise ValueError(f"gamma must lie in (0, 1), got {self.gamma!r}")
+        for name in ("explore_std", "actor_step", "trust_region", "critic_ridge", "actor_ridge"):
+            if not float(getattr(self, name)) > 0.0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if not 0.0 <= self.critic_memory < 1.0:
+            raise ValueError(f"critic_memory must lie in [0, 1), got {self.critic_memory!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "FAGSACConfig":
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown FAGSACConfig field(s) {unknown}")
+        return cls(**data)
+
+
+@dataclass
+class FAGSACResult:
+    """Outcome of :meth:`FAGSACTrainer.run`.
+
+    Attributes
+    ----------
+    config : FAGSACConfig
+    policies : list of LinearGaussianPolicy
+        Final policy of each run (deterministic, ``w_hat`` set to the evaluation estimate).
+    iterations : int
+    eval_iterations : int array, shape (E,)
+    eval_samples : int array, shape (E,)
+        Environment transitions per run (per agent) consumed before each evaluation.
+    eval_costs : float array, shape (R, E)
+        Discounted cost (summed over agents) of each run's mean policy in the evaluation domain.
+    train_seconds, eval_seconds : float
+    """
+
+    config: FAGSACConfig
+    policies: list[LinearGaussianPolicy]
+    iterations: int
+    eval_iterations: np.ndarray
+    eval_samples: np.ndarray
+    eval_costs: np.ndarray
+    train_seconds: float
+    eval_seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (policies excluded)."""
+        return {"config": self.config.to_dict(), "iterations": int(self.iterations),
+                "eval_iterations": self.eval_iterations.tolist(), "eval_samples": self.eval_samples.tolist(),
+                "eval_costs": self.eval_costs.tolist(), "train_seconds": self.train_seconds,
+                "eval_seconds": self.eval_seconds, **self.extra}
+
+
+class FAGSACTrainer:
+    """Vectorised function-approximation GSAC over ``n_runs`` runs (see the module docstring).
+
+    Parameters
+    ----------
+    env : continuous-action environment
+        Batched ``reset``/``step`` with ``domain_factor=`` (e.g. ``NetworkedLQREnv``).
+    graph : FactoredGraph
+        True or discovered graph (its ACRs define the inputs in ``"acr"`` mode).
+    config : FAGSACConfig, optional
+    domain_factors : array, shape (M, n) or (M,), optional
+        True factors of the source domains (default: the environment's own).
+    w_hat : array, shape (M, n) or (M,), optional
+        Estimated factors the agents see (default ``domain_factors``).
+    rng : seed, Generator or a sequence of them (one per run)
+    n_runs : int, optional
+
+    Examples
+    --------
+    >>> from rl.envs.lqr import NetworkedLQREnv
+    >>> env = NetworkedLQREnv(3)
+    >>> tr = FAGSACTrainer(env, env.true_graph(), FAGSACConfig(episodes=4, horizon=10),
+    ...                    domain_factors=[0.2, 0.8], rng=0, n_runs=2)
+    >>> tr.iterate(3)
+    >>> tr.theta.shape, tr.iteration
+    ((2, 3, 16), 3)
+    """
+
+    def __init__(self, env, graph: FactoredGraph, config: FAGSACConfig | None = None, *,
+                 domain_factors: np.ndarray | Sequence[float] | None = None,
+                 w_hat: np.ndarray | Sequence[float] | None = None,
+                 rng: RngLike | Sequence[RngLike] = None, n_runs: int | None = None) -> None:
+        config = FAGSACConfig() if config is None else config
+        if not isinstance(config, FAGSACConfig):
+            raise TypeError(f"config must be an FAGSACConfig, got {type(config).__name__}")
+        if not isinstance(graph, FactoredGraph):
+            raise TypeError(f"graph must be a FactoredGraph, got {type(graph).__name__}")
+        if not getattr(env.spec, "continuous_actions", False):
+            raise ValueError("FAGSACTrainer needs an environment with continuous actions "
+                             "(action cardinality None); use rl.gsac.GSACTrainer for discrete actions")
+        if graph.spec.n_agents != env.n_agents or graph.spec.n_state != env.spec.n_state:
+            raise ValueError("graph and env describe different systems (agent or state counts differ)")
+        self.env, self.graph, self.config = env, graph, config
+        n = self.n_agents = env.n_agents
+        self.domain_factors = self._table(env.domain_factor[None] if domain_factors is None else domain_factors,
+                                          "domain_factors")
+        self.w_hat = self.domain_factors.copy() if w_hat is None else self._table(w_hat, "w_hat")
+        if self.w_hat.shape != self.domain_factors.shape:
+            raise ValueError(f"w_hat has {self.w_hat.shape[0]} domains but domain_factors has "
+                             f"{self.domain_factors.shape[0]}")
+        if not (np.all(np.isfinite(self.w_hat)) and np.all(np.isfinite(self.domain_factors))):
+            raise ValueError("domain_factors and w_hat must be finite (fill missing estimates first)")
+        self.inputs: FAInputs = build_fa_inputs(graph, kappa=config.kappa, mode=config.inputs)
+        if self.inputs.n_critic_features > MAX_CRITIC_FEATURES:
+            raise ValueError(f"{config.inputs!r} inputs give {self.inputs.n_critic_features} critic features per "
+                             f"agent (> {MAX_CRITIC_FEATURES}); use fewer agents or inputs='acr'")
+        gens = run_generators(rng, n_runs)
+        self.n_runs = len(gens)
+        self._streams = RunStreams(gens)
+        self.theta = np.zeros((self.n_runs, n, self.inputs.n_policy_parameters))
+        dc = self.inputs.critic_index.shape[1]
+        self._pair_a, self._pair_b = quadratic_pairs(dc)
+        pairs = self.inputs.action_pairs
+        self._scatter = scipy.sparse.csr_matrix(
+            (np.ones(len(pairs)), (pairs[:, 2], pairs[:, 0] * dc + pairs[:, 1])), shape=(n, n * dc))
+        self._lstd: tuple[np.ndarray, np.ndarray] | None = None
+        self.iteration = 0
+        self.samples = 0
+
+    def _table(self, value, name: str) -> np.ndarray:
+        arr = np.asarray(value, dtype=np.float64)
+        if arr.ndim == 1:
+            arr = np.repeat(arr[:, None], self.n_agents, axis=1)
+        if arr.ndim != 2 or arr.shape[1] != self.n_agents or arr.shape[0] < 1:
+            raise ValueError(f"{name} must have shape (M, {self.n_agents}) or (M,), got {np.shape(value)}")
+        return arr
+
+    # ------------------------------------------------------------------ pieces
+    def policy(self, run: int = 0, w_hat: np.ndarray | None = None) -> LinearGaussianPolicy:
+        """The deterministic (mean) policy of ``run`` with ``w_hat`` (default: the first source's)."""
+        w = self.w_hat[0] if w_hat is None else w_hat
+        return LinearGaussianPolicy(self.theta[run].copy(), self.inputs, w_hat=w, noise_std=0.0)
+
+    def _rollout(self) -> dict[str, np.ndarray]:
+        cfg, env, streams = self.config, self.env, self._streams
+        R, B, T, n = self.n_runs, cfg.episodes, cfg.horizon, self.n_agents
+        dom = np.tile(np.arange(B) % self.domain_factors.shape[0], R)
+        w_env, w_hat = self.domain_factors[dom], self.w_hat[dom]
+        s = np.asarray(env.reset(R * B, streams), dtype=np.float64)
+        states = np.empty((T + 1, R * B, s.shape[1]))
+        actions, means = np.empty((T + 1, R * B, n)), np.empty((T + 1, R * B, n))
+        rewards = np.empty((T, R * B, n))
+        theta_rows = np.repeat(self.theta, B, axis=0)
+        for t in range(T + 1):
+            mu = LinearGaussianPolicy.batch_means(theta_rows, self.inputs, s, w_hat)
+            u = mu + cfg.explore_std * streams.standard_normal((R * B, n))
+            states[t], actions[t], means[t] = s, u, mu
+            if t < T:
+                s, rewards[t] = env.step(s, u, streams, domain_factor=w_env)
+        return {"states": states, "actions": actions, "means": means, "rewards": rewards, "w_hat": w_hat}
+
+    def _critic_inputs(self, states: np.ndarray, actions: np.ndarray, w_hat: np.ndarray) -> np.ndarray:
+        """``y`` of every agent: ``(..., n, dc)`` from ``[states, actions, w_hat, 0]``."""
+        lead = states.shape[:-1]
+        v = np.concatenate([states, actions, np.broadcast_to(w_hat, lead + w_hat.shape[-1:]),
+                            np.zeros(lead + (1,))], axis=-1)
+        return v[..., self.inputs.critic_index]
+
+    def _features(self, y: np.ndarray) -> np.ndarray:
+        ones = np.ones(y.shape[:-1] + (1,))
+        return np.concatenate([ones, y, y[..., self._pair_a] * y[..., self._pair_b]], axis=-1)
+
+    def _fit_critic(self, roll: dict[str, np.ndarray]) -> np.ndarray:
+        """LSTD-Q weights ``(R, n, D)`` of every run and agent."""
+        cfg = self.config
+        R, B, T = self.n_runs, cfg.episodes, cfg.horizon
+        y = self._critic_inputs(roll["states"], roll["actions"], roll["w_hat"][None])   # (T+1, RB, n, dc)
+        f = self._features(y).reshape(T + 1, R, B, self.n_agents, -1)
+        cur, nxt = f[:-1], f[1:]
+        r = roll["rewards"].reshape(T, R, B, self.n_agents)
+        A = np.einsum("trbnd,trbne->rnde", cur, cur - cfg.gamma * nxt, optimize=True)
+        b = np.einsum("trbnd,trbn->rnd", cur, r, optimize=True)
+        if self._lstd is not None and cfg.critic_memory > 0:
+            A = A + cfg.critic_memory * self._lstd[0]
+            b = b + cfg.critic_memory * self._lstd[1]
+        self._lstd = (A, b)
+        D = A.shape[-1]
+        scale = np.abs(np.einsum("rnii->rn", A)) / D
+        A = A + (cfg.critic_ridge * scale + 1e-12)[..., None, None] * np.eye(D)
+        return np.linalg.solve(A, b[..., None])[..., 0]
+
+    def _critic_derivatives(self, q: np.ndarray, roll: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """``g`` (T, R, B, n): ``sum_j dQ_j/du_i`` at ``u = mu``; ``h`` (R, n): ``sum_j d^2Q_j/du_i^2``."""
+        cfg = self.config
+        R, B, T, n = self.n_runs, cfg.episodes, cfg.horizon, self.n_agents
+        dc = self.inputs.critic_index.shape[1]
+        lin = q[..., 1:1 + dc]                                         # (R, n, dc)
+        quad = q[..., 1 + dc:]
+        M = np.zeros((R, n, dc, dc))
+        M[..., self._pair_a, self._pair_b] += quad
+        M = M + np.swapaxes(M, -1, -2)                                 # Hessian of Q_j in y (2M_sym)
+        y_mu = self._critic_inputs(roll["states"][:-1], roll["means"][:-1], roll["w_hat"][None])
+        y_mu = y_mu.reshape(T, R, B, n, dc)
+        grad = lin[None, :, None] + np.einsum("rnxz,trbnz->trbnx", M, y_mu, optimize=True)
+        g = (self._scatter @ grad.reshape(-1, n * dc).T).T.reshape(T, R, B, n)
+        hdiag = np.diagonal(M, axis1=-2, axis2=-1).reshape(R, n * dc)
+        h = (self._scatter @ hdiag.T).T
+        return g, h
+
+    def _actor_step(self, roll: dict[str, np.ndarray], g: np.ndarray, h: np.ndarray) -> None:
+        cfg = self.config
+        R, B, T, n = self.n_runs, cfg.episodes, cfg.horizon, self.n_agents
+        psi = LinearGaussianPolicy.batch_features(self.inputs, roll["states"][:-1], roll["w_hat"][None])
+        psi = psi.reshape(T, R, B, n, -1)
+        wt = cfg.gamma ** np.arange(T)
+        wt = wt / (wt.sum() * B)
+        F = np.einsum("t,trbnp,trbnq->rnpq", wt, psi, psi, optimize=True)
+        G = np.einsum("t,trbnp,trbn->rnp", wt, psi, g, optimize=True)
+        p = F.shape[-1]
+        scale = np.einsum("rnii->rn", F) / p
+        Fr = F + (cfg.actor_ridge * scale + 1e-12)[..., None, None] * np.eye(p)
+        direction = np.linalg.solve(Fr, G[..., None])[..., 0]           # F^{-1} E[psi g]
+        concave = h < -1e-10
+        step = np.where(concave[..., None], direction / np.where(concave, -h, 1.0)[..., None], 0.0)
+        step = cfg.actor_step * step
+        shift = np.sqrt(np.maximum(np.einsum("rnp,rnpq,rnq->rn", step, F, step), 0.0))
+        limit = cfg.trust_region * cfg.explore_std
+        step *= np.minimum(1.0, limit / np.maximum(shift, 1e-300))[..., None]
+        self.theta += step
+
+    # ------------------------------------------------------------------ loop
+    def iterate(self, iterations: int = 1) -> None:
+        """Run ``iterations`` outer iterations for every run."""
+        for _ in range(int(iterations)):
+            roll = self._rollout()
+            q = self._fit_critic(roll)
+            g, h = self._critic_derivatives(q, roll)
+            self._actor_step(roll, g, h)
+            self.iteration += 1
+            self.samples += self.config.episodes * self.config.horizon
+
+    def evaluate(self, eval_env, w_hat: np.ndarray | None = None, *, episodes: int = 200,
+                 rng: RngLike = None) -> np.ndarray:
+        """Discounted cost (summed over agents) of every run's mean policy in ``eval_env``.
+
+        Exact (:func:`rl.lqr_reference.policy_cost`) when ``eval_env`` has ``linear_system``;
+        otherwise a Monte Carlo estimate over ``episodes`` rollouts of ``ceil(10/(1-gamma))`` steps.
+        """
+        w = eval_env.domain_factor if w_hat is None else np.asarray(w_hat, dtype=np.float64)
+        if hasattr(eval_env, "linear_system"):
+            from rl.lqr_reference import policy_cost
+
+            sys = eval_env.linear_system()
+            return np.array([policy_cost(sys, self.policy(r, w).affine(), gamma=self.config.gamma)
+                             for r in range(self.n_runs)])
+        gen = np.random.default_rng(rng)
+        steps = int(np.ceil(10.0 / (1.0 - self.config.gamma)))
+        costs = np.empty(self.n_runs)
+        for r in range(self.n_runs):
+            pol = self.policy(r, w)
+            s = eval_env.reset(episodes, gen)
+            total = np.zeros(episodes)
+            for t in range(steps):
+                s, rew = eval_env.step(s, pol(s, gen), gen)
+                total -= self.config.gamma ** t * rew.sum(axis=1)
+            costs[r] = total.mean()
+        return costs
+
+    def run(self, iterations: int, *, eval_every: int = 0, eval_env=None, eval_w_hat: np.ndarray | None = None,
+            progress: bool = False) -> FAGSACResult:
+        """Train ``iterations`` more iterations, evaluating in ``eval_env`` every ``eval_every`` (and at the ends)."""
+        if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
+            raise ValueError(f"iterations must be an integer >= 0, got {iterations!r}")
+        eval_env = self.env if eval_env is None else eval_env
+        w_eval = eval_env.domain_factor if eval_w_hat is None else np.asarray(eval_w_hat, dtype=np.float64)
+        points = sorted({0, int(iterations)} | (set(range(0, int(iterations), int(eval_every)))
+                                                if eval_every else set()))
+        its, samples, costs = [], [], []
+        t_train = t_eval = 0.0
+        done = 0
+        for point in points:
+            start = time.perf_counter()
+            self.iterate(point - done)
+            t_train += time.perf_counter() - start
+            done = point
+            start = time.perf_counter()
+            costs.append(self.evaluate(eval_env, w_eval))
+            t_eval += time.perf_counter() - start
+            its.append(self.iteration)
+            samples.append(self.samples)
+            if progress:
+                logger.info("iteration %d: mean cost %.4f", self.iteration, float(np.mean(costs[-1])))
+        return FAGSACResult(config=self.config, policies=[self.policy(r, w_eval) for r in range(self.n_runs)],
+                            iterations=self.iteration, eval_iterations=np.asarray(its),
+                            eval_samples=np.asarray(samples), eval_costs=np.stack(costs, axis=1),
+                            train_seconds=t_train, eval_seconds=t_eval)
