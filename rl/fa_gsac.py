@@ -47,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 #: Largest number of critic features per agent (the LSTD matrix is its square).
 MAX_CRITIC_FEATURES = 2000
+#: Critic features are built for blocks of agents of about this many numbers (memory bound).
+_BLOCK_FLOATS = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -255,53 +257,72 @@ class FAGSACTrainer:
                 s, rewards[t] = env.step(s, u, streams, domain_factor=w_env)
         return {"states": states, "actions": actions, "means": means, "rewards": rewards, "w_hat": w_hat}
 
-    def _critic_inputs(self, states: np.ndarray, actions: np.ndarray, w_hat: np.ndarray) -> np.ndarray:
-        """``y`` of every agent: ``(..., n, dc)`` from ``[states, actions, w_hat, 0]``."""
+    def _critic_inputs(self, states: np.ndarray, actions: np.ndarray, w_hat: np.ndarray,
+                       agents: slice = slice(None)) -> np.ndarray:
+        """``y`` of the agents ``agents``: ``(..., k, dc)`` from ``[states, actions, w_hat, 0]``."""
         lead = states.shape[:-1]
         v = np.concatenate([states, actions, np.broadcast_to(w_hat, lead + w_hat.shape[-1:]),
                             np.zeros(lead + (1,))], axis=-1)
-        return v[..., self.inputs.critic_index]
+        return v[..., self.inputs.critic_index[agents]]
 
     def _features(self, y: np.ndarray) -> np.ndarray:
         ones = np.ones(y.shape[:-1] + (1,))
         return np.concatenate([ones, y, y[..., self._pair_a] * y[..., self._pair_b]], axis=-1)
 
-    def _fit_critic(self, roll: dict[str, np.ndarray]) -> np.ndarray:
-        """LSTD-Q weights ``(R, n, D)`` of every run and agent."""
+    def _agent_blocks(self) -> list[slice]:
+        """Agent blocks whose critic features fit in about ``_BLOCK_FLOATS`` numbers."""
         cfg = self.config
-        R, B, T = self.n_runs, cfg.episodes, cfg.horizon
-        y = self._critic_inputs(roll["states"], roll["actions"], roll["w_hat"][None])   # (T+1, RB, n, dc)
-        f = self._features(y).reshape(T + 1, R, B, self.n_agents, -1)
-        cur, nxt = f[:-1], f[1:]
-        r = roll["rewards"].reshape(T, R, B, self.n_agents)
-        A = np.einsum("trbnd,trbne->rnde", cur, cur - cfg.gamma * nxt, optimize=True)
-        b = np.einsum("trbnd,trbn->rnd", cur, r, optimize=True)
-        if self._lstd is not None and cfg.critic_memory > 0:
-            A = A + cfg.critic_memory * self._lstd[0]
-            b = b + cfg.critic_memory * self._lstd[1]
-        self._lstd = (A, b)
-        D = A.shape[-1]
-        scale = np.abs(np.einsum("rnii->rn", A)) / D
-        A = A + (cfg.critic_ridge * scale + 1e-12)[..., None, None] * np.eye(D)
-        return np.linalg.solve(A, b[..., None])[..., 0]
+        per_agent = (cfg.horizon + 1) * self.n_runs * cfg.episodes * self.inputs.n_critic_features
+        size = max(1, int(_BLOCK_FLOATS // max(per_agent, 1)))
+        return [slice(i, min(i + size, self.n_agents)) for i in range(0, self.n_agents, size)]
 
-    def _critic_derivatives(self, q: np.ndarray, roll: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """``g`` (T, R, B, n): ``sum_j dQ_j/du_i`` at ``u = mu``; ``h`` (R, n): ``sum_j d^2Q_j/du_i^2``."""
+    def _critic(self, roll: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """LSTD-Q fit of every run and agent, then its derivatives in the actions (see :meth:`_fit_block`)."""
         cfg = self.config
         R, B, T, n = self.n_runs, cfg.episodes, cfg.horizon, self.n_agents
         dc = self.inputs.critic_index.shape[1]
-        lin = q[..., 1:1 + dc]                                         # (R, n, dc)
-        quad = q[..., 1 + dc:]
-        M = np.zeros((R, n, dc, dc))
-        M[..., self._pair_a, self._pair_b] += quad
-        M = M + np.swapaxes(M, -1, -2)                                 # Hessian of Q_j in y (2M_sym)
-        y_mu = self._critic_inputs(roll["states"][:-1], roll["means"][:-1], roll["w_hat"][None])
-        y_mu = y_mu.reshape(T, R, B, n, dc)
-        grad = lin[None, :, None] + np.einsum("rnxz,trbnz->trbnx", M, y_mu, optimize=True)
+        grad = np.empty((T, R, B, n, dc))
+        hdiag = np.empty((R, n, dc))
+        stats = []
+        for block in self._agent_blocks():
+            grad[..., block, :], hdiag[:, block], A, b = self._fit_block(roll, block)
+            stats.append((A, b))
+        self._lstd = (np.concatenate([a for a, _ in stats], axis=1), np.concatenate([b for _, b in stats], axis=1))
         g = (self._scatter @ grad.reshape(-1, n * dc).T).T.reshape(T, R, B, n)
-        hdiag = np.diagonal(M, axis1=-2, axis2=-1).reshape(R, n * dc)
-        h = (self._scatter @ hdiag.T).T
+        h = (self._scatter @ hdiag.reshape(R, n * dc).T).T
         return g, h
+
+    def _fit_block(self, roll: dict[str, np.ndarray], block: slice):
+        """LSTD-Q weights of the agents in ``block`` and ``dQ_j/dy``, ``d^2Q_j/dy^2`` (diagonal) at ``u = mu``.
+
+        Returns ``grad`` (T, R, B, k, dc), ``hdiag`` (R, k, dc) and the LSTD statistics.
+        """
+        cfg = self.config
+        R, B, T = self.n_runs, cfg.episodes, cfg.horizon
+        y = self._critic_inputs(roll["states"], roll["actions"], roll["w_hat"][None], block)
+        k, dc = y.shape[-2], y.shape[-1]
+        # layout (R, k, T+1, B, .) so that the LSTD sums are batched matrix products
+        y = np.ascontiguousarray(y.reshape(T + 1, R, B, k, dc).transpose(1, 3, 0, 2, 4))
+        f = self._features(y)
+        cur = f[:, :, :-1].reshape(R, k, T * B, -1)
+        A = np.matmul(np.swapaxes(cur, -1, -2), cur - cfg.gamma * f[:, :, 1:].reshape(R, k, T * B, -1))
+        r = roll["rewards"][..., block].reshape(T, R, B, k).transpose(1, 3, 0, 2).reshape(R, k, T * B, 1)
+        b = np.matmul(np.swapaxes(cur, -1, -2), r)[..., 0]
+        del f, cur
+        if self._lstd is not None and cfg.critic_memory > 0:
+            A = A + cfg.critic_memory * self._lstd[0][:, block]
+            b = b + cfg.critic_memory * self._lstd[1][:, block]
+        D = A.shape[-1]
+        scale = np.abs(np.einsum("rnii->rn", A)) / D
+        q = np.linalg.solve(A + (cfg.critic_ridge * scale + 1e-12)[..., None, None] * np.eye(D), b[..., None])[..., 0]
+        lin = q[..., 1:1 + dc]                                         # (R, k, dc)
+        hess = np.zeros((R, k, dc, dc))
+        hess[..., self._pair_a, self._pair_b] += q[..., 1 + dc:]
+        hess = hess + np.swapaxes(hess, -1, -2)                        # Hessian of Q_j in y
+        y_mu = self._critic_inputs(roll["states"][:-1], roll["means"][:-1], roll["w_hat"][None], block)
+        y_mu = y_mu.reshape(T, R, B, k, dc)
+        grad = lin[None, :, None] + np.einsum("rnxz,trbnz->trbnx", hess, y_mu, optimize=True)
+        return grad, np.diagonal(hess, axis1=-2, axis2=-1), A, b
 
     def _actor_step(self, roll: dict[str, np.ndarray], g: np.ndarray, h: np.ndarray) -> None:
         cfg = self.config
@@ -329,8 +350,7 @@ class FAGSACTrainer:
         """Run ``iterations`` outer iterations for every run."""
         for _ in range(int(iterations)):
             roll = self._rollout()
-            q = self._fit_critic(roll)
-            g, h = self._critic_derivatives(q, roll)
+            g, h = self._critic(roll)
             self._actor_step(roll, g, h)
             self.iteration += 1
             self.samples += self.config.episodes * self.config.horizon

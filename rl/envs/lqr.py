@@ -33,6 +33,7 @@ from typing import Any, Literal, Mapping
 
 import networkx as nx
 import numpy as np
+import scipy.sparse
 
 from causalnet.graph import FactoredGraph
 from causalnet.spec import NetworkSpec, default_spec
@@ -154,6 +155,7 @@ class NetworkedLQREnv(NetworkedEnv):
         graph = make_interaction_graph(topology, n, max_degree=max_degree, rng=env_seed)
         self.spec = default_spec(n, graph.edges(), 1 + self.distractors, None, None)
         self.adjacency = nx.to_numpy_array(graph, nodelist=range(n), dtype=np.float64)
+        self._sparse_adjacency = scipy.sparse.csr_matrix(self.adjacency)
         self._nbr = [sorted(graph.neighbors(i)) for i in range(n)]
         self.domain_factor = self._checked_factor(domain_factor)
         self._graph: FactoredGraph | None = None
@@ -217,12 +219,13 @@ class NetworkedLQREnv(NetworkedEnv):
         x = blocks[:, :, 0]
         noise = p["noise_std"] * rng.standard_normal((B, m)).reshape(B, n, k)
         nxt = np.empty_like(blocks)
-        neigh = x @ self.adjacency                     # symmetric adjacency: sum over neighbours
+        adj = self._sparse_adjacency                   # symmetric: (adj @ x')' sums over neighbours
+        neigh = np.asarray(adj @ x.T).T
         nxt[:, :, 0] = (p["a"] * x + self._coupling_rows(w) * neigh + p["c"] * actions
                         + p["d"] * self._loads(w) + noise[:, :, 0])
         if self.distractors:
             z = blocks[:, :, 1:]
-            z_neigh = np.einsum("bjk,ji->bik", z, self.adjacency)
+            z_neigh = np.asarray(adj @ z.transpose(1, 0, 2).reshape(n, -1)).reshape(n, B, k - 1).transpose(1, 0, 2)
             nxt[:, :, 1:] = p["distractor_decay"] * z + p["distractor_coupling"] * z_neigh + noise[:, :, 1:]
         rewards = -(x ** 2 + p["rho"] * actions ** 2)
         return nxt.reshape(B, m), rewards
