@@ -74,9 +74,15 @@ class FAGSACConfig:
     trust_region : float
         Largest RMS change of an agent's mean action per iteration, in units of ``sigma``.
     critic_ridge, actor_ridge : float
-        Ridge terms, relative to the mean diagonal of the matrices they regularise.
+        Ridge terms, relative to the mean diagonal of the matrices they regularise. The
+        actor's must not be tiny: when the sources' ``w_hat`` of neighbouring agents are
+        nearly equal, the directions of their differences are almost unexcited, and a
+        weak ridge lets the policy put large weights on them that noisy target
+        estimates then turn into unstable gains.
     critic_memory : float
         Weight in ``[0, 1)`` of the previous iterations' LSTD statistics (0: fresh each iteration).
+    domain_inputs : bool
+        Whether critic and actor read the estimated domain factors (False: plain SAC).
     """
 
     kappa: int = 1
@@ -88,8 +94,9 @@ class FAGSACConfig:
     actor_step: float = 0.5
     trust_region: float = 1.0
     critic_ridge: float = 1e-6
-    actor_ridge: float = 1e-6
+    actor_ridge: float = 1e-3
     critic_memory: float = 0.0
+    domain_inputs: bool = True
 
     def __post_init__(self) -> None:
         if self.inputs not in ("acr", "truncation", "full"):
@@ -208,7 +215,8 @@ class FAGSACTrainer:
                              f"{self.domain_factors.shape[0]}")
         if not (np.all(np.isfinite(self.w_hat)) and np.all(np.isfinite(self.domain_factors))):
             raise ValueError("domain_factors and w_hat must be finite (fill missing estimates first)")
-        self.inputs: FAInputs = build_fa_inputs(graph, kappa=config.kappa, mode=config.inputs)
+        self.inputs: FAInputs = build_fa_inputs(graph, kappa=config.kappa, mode=config.inputs,
+                                                domain=config.domain_inputs)
         if self.inputs.n_critic_features > MAX_CRITIC_FEATURES:
             raise ValueError(f"{config.inputs!r} inputs give {self.inputs.n_critic_features} critic features per "
                              f"agent (> {MAX_CRITIC_FEATURES}); use fewer agents or inputs='acr'")

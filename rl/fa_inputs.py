@@ -100,8 +100,11 @@ def _pad(rows: list[list[int]], fill: int) -> np.ndarray:
     return out
 
 
-def build_fa_inputs(graph: FactoredGraph, *, kappa: int, mode: FAInputMode) -> FAInputs:
+def build_fa_inputs(graph: FactoredGraph, *, kappa: int, mode: FAInputMode, domain: bool = True) -> FAInputs:
     """Per-agent critic, policy and domain inputs of ``graph`` in ``mode`` (see the module docstring).
+
+    ``domain=False`` drops the estimated factors from critic and actor (``phi_i = [1]``:
+    a policy that ignores the domain, plain SAC).
 
     Examples
     --------
@@ -137,6 +140,8 @@ def build_fa_inputs(graph: FactoredGraph, *, kappa: int, mode: FAInputMode) -> F
         everyone = list(range(n))
         value = policy = [list(range(m))] * n
         dom = actors_dom = actions = nbhd = [everyone] * n
+    if not domain:
+        dom = actors_dom = [[] for _ in range(n)]
     critic_rows = [list(v) + [m + j for j in a] + [m + n + j for j in d] for v, a, d in zip(value, actions, dom)]
     critic_index = _pad(critic_rows, m + 2 * n)
     pairs = [(j, pos, c - m) for j, row in enumerate(critic_rows) for pos, c in enumerate(row) if m <= c < m + n]

@@ -106,3 +106,20 @@ def test_bad_configuration():
     wl = WirelessAccessEnv(2, 2, users_per_vertex=1)
     with pytest.raises(ValueError, match="continuous actions"):
         FAGSACTrainer(wl, wl.true_graph())
+
+
+def test_make_trainer_routes_continuous_environments():
+    from rl.algorithms import make_trainer
+
+    env = NetworkedLQREnv(4, distractors=1)
+    gsac = make_trainer("gsac", env, env.true_graph(), source_factors=[0.2, 0.8], rng=0)
+    assert isinstance(gsac, FAGSACTrainer) and gsac.config.inputs == "acr" and gsac.config.domain_inputs
+    sac = make_trainer("sac", env, env.true_graph(), rng=0)
+    assert sac.config.inputs == "truncation" and not sac.config.domain_inputs
+    assert sac.inputs.domain_index.shape[1] == 1                      # phi = [1]
+    lfs = make_trainer("sac-lfs", env, env.true_graph(), target_factor=0.65, rng=0)
+    np.testing.assert_array_equal(lfs.domain_factors, np.full((1, 4), 0.65))
+    with pytest.raises(ValueError, match="not available for continuous actions"):
+        make_trainer("sac-mtl", env, env.true_graph(), source_factors=[0.2, 0.8], rng=0)
+    with pytest.raises(ValueError, match="target_factor"):
+        make_trainer("gsac", env, env.true_graph(), target_factor=0.5, rng=0)
