@@ -587,7 +587,12 @@ def plot_dimension_table(table_rows: Sequence[Mapping[str, Any]], path: str | os
                     f" {_mathtext_size(r['size_text'])} entries, dimension {_dimension_cell(r, aggregated)}",
                     va="center", ha="left", fontsize=_FONT)
     bottom.set_yticks(ypos, labels, fontsize=_FONT + 0.5)
+    # room on the right for the labels, but the axis (spine and ticks) stops at the largest bar
+    axis_end = float(math.ceil(max(top_x, 1.0)))
     bottom.set_xlim(0, max(top_x, 1.0) * 1.55)
+    step = max(1.0, float(math.ceil(axis_end / 8.0)))
+    bottom.set_xticks(np.arange(0.0, axis_end + 0.5 * step, step))
+    bottom.spines["bottom"].set_bounds(0.0, axis_end)
     bottom.set_xlabel("log10(table size) = log10(number of state configurations of the input)", fontsize=_FONT + 0.5)
     bottom.tick_params(axis="x", labelsize=_FONT)
     bottom.spines[["top", "right"]].set_visible(False)

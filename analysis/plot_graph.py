@@ -281,8 +281,10 @@ def _draw(learned: FactoredGraph, truth: FactoredGraph | None, data: dict[str, A
     whose = (f"agent {agent}'s" if data["targets"] == "agent"
              else f"the {len(data['neighbourhood'])} neighbourhood agents'")
     hops = f"{data['hops']} hop" + ("" if data["hops"] == 1 else "s")
+    outside = any(not g["in_neighbourhood"] for g in data["groups"])
     caption = (f"Arrows: parents at time t of {whose} variables at t+1 (bold boxes).\n"
-               f"Bands: agents within {hops} of agent {agent}; hatched: other agents owning a parent.")
+               f"Bands: agents within {hops} of agent {agent}"
+               + ("; hatched: other agents owning a parent." if outside else "."))
     if truth is not None:
         m = compare_graphs(learned, truth)
         caption += (f"\nWhole graph: true positives {m['tp']}, false positives {m['fp']}, missed {m['fn']} "
@@ -294,6 +296,8 @@ def _draw(learned: FactoredGraph, truth: FactoredGraph | None, data: dict[str, A
                            linewidth=1.6, label=f"{EDGE_STYLES[s]['label']}: {counts[s]}")
                     for s in ("tp", "fp", "fn", "learned") if s in counts]
     kind_handles = [Patch(facecolor=_KIND_COLORS[k], edgecolor="#888888", label=_KIND_LABELS[k]) for k in _KIND_COLORS]
+    if outside:
+        kind_handles.append(Patch(facecolor="white", edgecolor="#bbbbbb", hatch="///", label="agent outside"))
     legend_top = 1 - 1.0 / fig.get_figheight()
     fig.legend(handles=edge_handles, loc="upper left", fontsize=9, frameon=False, title="drawn edges",
                title_fontsize=9, alignment="left", bbox_to_anchor=(0.03, legend_top))

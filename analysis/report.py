@@ -18,12 +18,14 @@ import html
 import json
 import logging
 import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from causalnet.errors import CausalnetError
 from causalnet.graph import FactoredGraph
 from causalnet.io import atomic_write_text
 
@@ -44,7 +46,7 @@ FIGURES = {"structure": "two_slice_graph.png", "acr": "acr_layout.png", "dimensi
 TRAINING_LABELS = {"gsac": "GSAC", "sac-mtl": "SAC-MTL", "sac-ft": "SAC-FT (pre-training)"}
 
 
-class ReportError(ValueError):
+class ReportError(CausalnetError, ValueError):
     """The run folder lacks a result file the report needs, or a file is unreadable."""
 
 
@@ -90,6 +92,7 @@ def _load(folder: Path) -> dict[str, Any]:
     out["true_graph"] = FactoredGraph.load(folder / "true_graph.json")
     state = folder / "run_state.json"
     out["run_state"] = json.loads(state.read_text(encoding="utf-8")) if state.is_file() else {}
+    out["folder"] = folder.resolve()
     return out
 
 
@@ -245,10 +248,11 @@ def report_blocks(results: dict[str, Any], figures: dict[str, Path], agent: int)
     # reproduction
     seconds = {k: v["seconds"] for k, v in results.get("run_state", {}).get("stages", {}).items()}
     items = tuple(f"{k}: {v:.1f} s" for k, v in seconds.items())
+    config_path = Path(results.get("folder", Path("."))) / "config.toml"
     blocks += [Block("heading", "6. Reproduce"),
-               Block("paragraph", "The resolved configuration is in config.toml; this command recomputes the run "
-                                  "bit for bit (same seed, same results):"),
-               Block("code", "causalnet run --config config.toml --out NEW_FOLDER")]
+               Block("paragraph", "The resolved configuration is in config.toml; this command, run from any folder, "
+                                  "recomputes the run bit for bit (same seed, same results):"),
+               Block("code", f"causalnet run --config {shlex.quote(str(config_path))} --out NEW_FOLDER")]
     if items:
         blocks += [Block("paragraph", "Wall time per stage in this run:"), Block("list", items=items)]
     return blocks

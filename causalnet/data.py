@@ -19,6 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from causalnet.errors import CausalnetError
 from causalnet.io import atomic_write, read_npz_arrays
 from causalnet.spec import NetworkSpec, SpecError
 
@@ -28,7 +29,7 @@ FORMAT_VERSION = 1
 _ARRAYS = ("states", "actions", "rewards", "next_states", "domain", "episode", "time")
 
 
-class TransitionsFormatError(ValueError):
+class TransitionsFormatError(CausalnetError, ValueError):
     """Raised when transition data (in memory or on disk) is malformed."""
 
 
@@ -199,6 +200,39 @@ class Transitions:
                            self.next_states[rows], self.domain[rows], self.episode[rows],
                            self.time[rows], self.domain_factors)
 
+    def check_domain_labels(self) -> None:
+        """Raise unless the domain labels are exactly ``0..M-1``, each present.
+
+        Estimators index their per-domain tables by label, so labels ``1..M`` (or
+        ``{0, 5}``) would create empty domains whose estimates are all NaN.
+
+        Raises
+        ------
+        TransitionsFormatError
+            Naming the labels found and the expected ones.
+
+        Examples
+        --------
+        >>> from causalnet.spec import default_spec
+        >>> spec = default_spec(1, [], 1, 2, 2)
+        >>> tr = Transitions(spec, states=np.zeros((2, 1), int), actions=np.zeros((2, 1), int),
+        ...                  rewards=np.zeros((2, 1)), next_states=np.ones((2, 1), int),
+        ...                  domain=np.array([1, 2]), episode=np.zeros(2, int), time=np.arange(2))
+        >>> tr.check_domain_labels()
+        Traceback (most recent call last):
+        ...
+        causalnet.data.TransitionsFormatError: 'domain' labels must be 0..M-1 with every label present; found [1, 2] (expected [0, 1]); renumber the domains
+        """
+        if not len(self):
+            return
+        labels = np.unique(self.domain)
+        if labels[0] != 0 or labels[-1] != labels.size - 1:
+            shown = labels.tolist() if labels.size <= 10 else labels[:10].tolist() + ["..."]
+            expected = list(range(labels.size)) if labels.size <= 10 else f"0..{labels.size - 1}"
+            raise TransitionsFormatError(
+                f"'domain' labels must be 0..M-1 with every label present; found {shown} (expected "
+                f"{expected}); renumber the domains")
+
     def in_domain(self, label: int) -> "Transitions":
         """Rows collected in domain ``label``."""
         return self.subset(self.domain == label)
@@ -304,7 +338,12 @@ class Transitions:
             raise TransitionsFormatError(
                 f"shape mismatch: {json_path} declares {meta['n_rows']} rows, "
                 f"'states' has shape {arrays['states'].shape}")
-        return cls(spec, **{k: arrays[k] for k in _ARRAYS}, domain_factors=arrays.get("domain_factors"))
+        try:
+            data = cls(spec, **{k: arrays[k] for k in _ARRAYS}, domain_factors=arrays.get("domain_factors"))
+            data.check_domain_labels()
+        except TransitionsFormatError as exc:
+            raise TransitionsFormatError(f"{npz_path}: {exc}") from exc
+        return data
 
 
 def _paths(path: str | os.PathLike) -> tuple[Path, Path]:

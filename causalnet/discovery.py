@@ -33,9 +33,10 @@ import numpy as np
 from causalnet.citests import (CITestFactory, ContingencyTest, FisherZTest, causallearn_test)
 from causalnet.data import Transitions
 from causalnet.discovery_core import EliminationResult, EncodedData, NodeKey, eliminate_candidates
+from causalnet.errors import CausalnetError
 from causalnet.graph import FactoredGraph
 
-__all__ = ["DiscoveryError", "LocalDiscovery", "check_discovery_params"]
+__all__ = ["DiscoveryError", "LocalDiscovery", "check_discovery_params", "hops_warning", "parents_beyond_hops"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ _TEST_NAMES = ("gsq", "chisq", "fisherz", "kci")
 _MIN_AGENTS_FOR_PROCESSES = 8
 
 
-class DiscoveryError(ValueError):
+class DiscoveryError(CausalnetError, ValueError):
     """Raised when discovery cannot run on the given data (e.g. no rows)."""
 
 
@@ -420,3 +421,44 @@ def require_transitions(transitions: Transitions) -> None:
         raise TypeError(f"transitions must be a causalnet.Transitions, got {type(transitions).__name__}")
     if len(transitions) == 0:
         raise DiscoveryError("transitions has no rows; discovery needs data")
+
+
+def parents_beyond_hops(graph: FactoredGraph, hops: int | None) -> list[tuple[str, str]]:
+    """Edges ``(parent, target)`` of ``graph`` whose parent lies outside the target owner's ``hops``-hop neighbourhood.
+
+    :class:`LocalDiscovery` with ``neighborhood_hops=hops`` never tests those parents,
+    so it cannot find these edges. The domain variable is never outside.
+
+    Examples
+    --------
+    >>> from causalnet.spec import default_spec
+    >>> spec = default_spec(3, [(0, 1), (1, 2)], 1, 2, 2)     # a line 0 - 1 - 2
+    >>> g = FactoredGraph(spec, {"s0_0": ["s0_0", "s2_0"]})
+    >>> parents_beyond_hops(g, 1)
+    [('s2_0', 's0_0')]
+    >>> parents_beyond_hops(g, 2), parents_beyond_hops(g, None)
+    ([], [])
+    """
+    if hops is None:
+        return []
+    spec = graph.spec
+    out = []
+    for target in graph.targets:
+        owner = spec.owner(target)
+        near = set(spec.neighborhood(owner, int(hops)))
+        for parent in sorted(graph.parents.get(target, ())):
+            p_owner = spec.owner(parent)
+            if p_owner is not None and p_owner not in near:
+                out.append((parent, target))
+    return out
+
+
+def hops_warning(truth: FactoredGraph, hops: int | None) -> str | None:
+    """A warning naming the true parents a ``hops``-hop search cannot find, or None when there are none."""
+    missed = parents_beyond_hops(truth, hops)
+    if not missed:
+        return None
+    shown = ", ".join(f"{p} -> {t}" for p, t in missed[:5]) + (f" and {len(missed) - 5} more" if len(missed) > 5 else "")
+    return (f"{len(missed)} true parent edge(s) lie farther than {hops} hop(s) from their target's agent and are "
+            f"never tested with neighborhood_hops={hops} ({shown}); increase the hops (--hops {int(hops) + 1}) "
+            "or search all agents (--hops none)")

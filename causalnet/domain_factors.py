@@ -146,6 +146,8 @@ def _check_inputs(graph: FactoredGraph, transitions: Transitions, where: str) ->
         raise GraphError(f"{where}: the transitions' spec differs from the graph's spec")
     if len(transitions) == 0:
         raise ValueError(f"{where}: transitions are empty")
+    if where.endswith(".fit"):
+        transitions.check_domain_labels()
 
 
 class DomainFactorEstimator:

@@ -20,6 +20,7 @@ import networkx as nx
 import numpy as np
 
 from causalnet.data import Transitions
+from causalnet.errors import CausalnetError
 from causalnet.io import atomic_write_json, read_json_object
 from causalnet.spec import NetworkSpec, SpecError
 
@@ -29,7 +30,7 @@ GRAPH_FORMAT_VERSION = 1
 _GRAPH_FORMAT = "causalnet.graph"
 
 
-class GraphError(ValueError):
+class GraphError(CausalnetError, ValueError):
     """Raised when a factored graph names unknown variables or impossible edges."""
 
 

@@ -97,17 +97,33 @@ def read_json_object(path: str | os.PathLike, *, error: type[Exception], what: s
     return data
 
 
+#: First bytes of a zip archive (a non-empty one, or an empty one).
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
+
 def read_npz_arrays(path: str | os.PathLike, *, error: type[Exception],
                     required: tuple[str, ...] | list[str] = ()) -> dict[str, "np.ndarray"]:
     """Load every array of an ``.npz`` file (no pickles) and check ``required`` names are present."""
     import numpy as np
 
     path = Path(path)
+    if not path.is_file():
+        raise error(f"missing .npz file: {path}")
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise error(f"{path} cannot be read: {exc.strerror or exc}") from exc
+    if magic not in _ZIP_MAGIC:
+        raise error(f"{path} is not a .npz archive (a zip file written by numpy.savez); its first bytes are "
+                    f"{magic!r}")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
     except Exception as exc:  # zipfile, OSError, ValueError: all mean unreadable
-        raise error(f"{path} is not a readable .npz file: {exc}") from exc
+        reason = ("an array holds Python objects (pickles are never loaded)" if "pickle" in str(exc)
+                  else f"{type(exc).__name__}: {exc}")
+        raise error(f"{path} is not a readable .npz archive: {reason}") from exc
     missing = [k for k in required if k not in arrays]
     if missing:
         raise error(f"{path} is missing array(s): {missing}")

@@ -233,6 +233,7 @@ class DiscoveredModel:
             raise ValueError("DiscoveredModel needs discrete state coordinates; the spec has continuous ones")
         if len(transitions) == 0:
             raise ValueError("transitions are empty")
+        transitions.check_domain_labels()
         n_domains = transitions.n_domains
         w = self._source_factors(transitions, domain_factors, n_domains)
         self.source_domain_factors_ = w

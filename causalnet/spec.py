@@ -22,12 +22,14 @@ from typing import Any, Iterable, Literal
 import networkx as nx
 import numpy as np
 
+from causalnet.errors import CausalnetError
+
 __all__ = ["NetworkSpec", "SpecError", "VariableKind", "broadcast_domain_factor", "default_spec"]
 
 VariableKind = Literal["state", "action", "reward", "domain"]
 
 
-class SpecError(ValueError):
+class SpecError(CausalnetError, ValueError):
     """Raised when a network specification is inconsistent."""
 
 

@@ -27,6 +27,7 @@ from causalnet.domain_factors import DomainFactorEstimator
 from causalnet.graph import FactoredGraph, GraphError
 from causalnet.io import atomic_write_json
 from causalnet_cli.envs import build_env
+from causalnet_cli.outputs import add_force_argument, check_out_dir, clear_out_dir
 from causalnet_cli.evaluate import add_env_flags, env_flags_given, env_from_config, evaluate_runs, factor_vector
 
 __all__ = ["NAME", "HELP", "ADAPT_STREAM_TAG", "add_arguments", "adapt", "run"]
@@ -54,7 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_env_flags(parser)
     parser.add_argument("--episodes", type=int, default=400, help="evaluation episodes (default 400)")
     parser.add_argument("--seed", type=int, default=0, help="seed of collection and evaluation (default 0)")
-    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="output directory (must be new or empty unless --force)")
+    add_force_argument(parser)
 
 
 def _load_graph(text: str | None, bundle) -> FactoredGraph:
@@ -78,9 +81,7 @@ def adapt(args: argparse.Namespace) -> dict[str, Any]:
                                ("--episodes", args.episodes, 2), ("--seed", args.seed, 0)):
         if value < least:
             raise ValueError(f"{flag}: must be an integer >= {least}, got {value}")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out: {out} exists and is not a directory")
+    out = check_out_dir(args.out, force=getattr(args, "force", False))
     try:
         bundle = load_policy(args.policy)
     except PersistenceError as exc:
@@ -134,6 +135,8 @@ def adapt(args: argparse.Namespace) -> dict[str, Any]:
                               info={**bundle.info, "adapted": {"target": target.tolist(),
                                                                "trajectories": args.trajectories},
                                     "eval_domain_factor": target.tolist()})
+    if getattr(args, "force", False):
+        clear_out_dir(out)
     save_policy(new_bundle, out / "policy")
     metrics["files"] = {"metrics": str(out / "metrics.json"), "policy": str(out / "policy" /
                                                                             BUNDLE_FILES["metadata"])}

@@ -34,13 +34,14 @@ import numpy as np
 
 from causalnet.acr import acr_table, domain_acr, policy_acr, value_acr
 from causalnet.data import Transitions
-from causalnet.discovery import LocalDiscovery
+from causalnet.discovery import LocalDiscovery, hops_warning
 from causalnet.discovery_global import GlobalDiscovery
 from causalnet.domain_factors import DomainFactorEstimator
 from causalnet.graph import FactoredGraph, GraphError
 from causalnet.graph_metrics import EDGE_TYPES, compare_graphs
 from causalnet.io import atomic_write_json, json_ready
 from causalnet_cli.envs import add_env_arguments, build_env, parse_float_list
+from causalnet_cli.outputs import add_force_argument, check_out_dir, clear_out_dir
 
 __all__ = ["NAME", "HELP", "DEFAULT_TRAJECTORIES", "METHODS", "add_arguments", "run", "discover"]
 
@@ -118,7 +119,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     disc.add_argument("--kappa", type=int, default=1, help="ACR traceback horizon (default 1)")
 
     out = parser.add_argument_group("output")
-    out.add_argument("--out", required=True, metavar="DIR", help="output directory (created if needed)")
+    out.add_argument("--out", required=True, metavar="DIR",
+                     help="output directory (created if needed; must be new or empty unless --force)")
+    add_force_argument(out)
     out.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
     out.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="progress bar on stderr (default: on when stderr is a terminal)")
@@ -164,11 +167,8 @@ def _parse_domains(text: str | None) -> list[float]:
     return [float(w) for w in values]
 
 
-def _out_dir(text: str) -> Path:
-    out = Path(text)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out: {out} exists and is not a directory")
-    return out
+def _out_dir(args: argparse.Namespace) -> Path:
+    return check_out_dir(args.out, force=getattr(args, "force", False))
 
 
 # ------------------------------------------------------------------ progress
@@ -271,7 +271,7 @@ def _domain_factor_result(est: DomainFactorEstimator, data: Transitions) -> dict
 def discover(args: argparse.Namespace) -> dict[str, Any]:
     """Run the whole command on parsed ``args``; return the JSON summary (files written)."""
     _check_flags(args)
-    out_dir = _out_dir(args.out)
+    out_dir = _out_dir(args)
     progress = sys.stderr.isatty() if args.progress is None else bool(args.progress)
     from_env = args.data is None
     stage_names = (["collect"] if from_env else ["load"]) + ["discover", "domain factors", "acr", "write"]
@@ -304,6 +304,8 @@ def discover(args: argparse.Namespace) -> dict[str, Any]:
                       n_agents=data.spec.n_agents, n_state=data.spec.n_state)
 
         # --- discovery, domain factors, ACRs (everything computed before any write)
+        if args.method == "local" and truth is not None and (msg := hops_warning(truth, args.hops)):
+            captured.append(msg)
         estimator = _estimator(args)
         with stages.run("discover"), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -318,6 +320,8 @@ def discover(args: argparse.Namespace) -> dict[str, Any]:
 
         # --- write
         with stages.run("write"):
+            if getattr(args, "force", False):
+                clear_out_dir(out_dir)
             paths = _write_outputs(out_dir, data if from_env else None, graph, acr, factors, metrics)
             seconds = dict(stages.seconds, total=round(time.perf_counter() - started, 3))
             config = {"command": NAME, "source": source,
@@ -395,6 +399,11 @@ def _print_human(summary: dict[str, Any]) -> None:
         print(f"warning: {message}", file=err)
     for path in summary["files"].values():
         print(f"wrote {path}", file=err)
+
+
+def interrupt_hint(args: argparse.Namespace) -> str:
+    """Printed after Ctrl-C: discover writes its files only at the end."""
+    return f"nothing was written to {args.out} (files are written only once every result is computed)"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -37,7 +37,7 @@ from rl.envs.base import NetworkedEnv
 from rl.envs.synthetic import SyntheticNetworkEnv
 from rl.envs.wireless import WirelessAccessEnv
 
-__all__ = ["ENV_KINDS", "EnvKind", "add_env_arguments", "build_env", "parse_float_list",
+__all__ = ["ENV_KINDS", "EnvKind", "add_env_arguments", "build_env", "check_env_kind_flags", "parse_float_list",
            "parse_int_list", "register_env_kind"]
 
 
@@ -65,8 +65,25 @@ def add_env_arguments(parser: argparse.ArgumentParser, *, default: str = "wirele
     """Add ``--env`` and the flags of every registered environment kind to ``parser``."""
     parser.add_argument("--env", choices=sorted(ENV_KINDS), default=default,
                         help=f"environment kind (default: {default})")
+    owned: dict[str, dict[str, tuple[Any, str]]] = {}
     for kind in ENV_KINDS.values():
+        before = {id(a) for a in parser._actions}
         kind.add_arguments(parser.add_argument_group(f"{kind.name} environment", kind.help))
+        owned[kind.name] = {a.dest: (a.default, a.option_strings[0]) for a in parser._actions
+                            if id(a) not in before and a.option_strings}
+    parser.set_defaults(_env_kind_flags=owned)
+
+
+def check_env_kind_flags(args: argparse.Namespace) -> None:
+    """Refuse flags of an environment kind other than ``args.env`` (they would be silently ignored)."""
+    owned: dict[str, dict[str, tuple[Any, str]]] = getattr(args, "_env_kind_flags", {})
+    mine = set(owned.get(args.env, {}))
+    for kind, flags in owned.items():
+        if kind == args.env:
+            continue
+        for dest, (default, flag) in flags.items():
+            if dest not in mine and getattr(args, dest, default) != default:
+                raise ValueError(f"{flag} applies to --env {kind} only (got --env {args.env})")
 
 
 def build_env(args: argparse.Namespace) -> NetworkedEnv:
@@ -75,6 +92,7 @@ def build_env(args: argparse.Namespace) -> NetworkedEnv:
         kind = ENV_KINDS[args.env]
     except KeyError:
         raise ValueError(f"--env: unknown environment {args.env!r}; choose from {sorted(ENV_KINDS)}") from None
+    check_env_kind_flags(args)
     return kind.build(args)
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from causalnet.io import atomic_write_json
 from causalnet_cli.envs import add_env_arguments, build_env, parse_float_list
+from causalnet_cli.outputs import check_out_file
 from rl.evaluation import evaluate_policy
 
 __all__ = ["NAME", "HELP", "EVAL_STREAM_TAG", "add_arguments", "add_env_flags", "env_flags_given", "env_from_config",
@@ -149,9 +150,7 @@ def evaluate_bundle(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError(f"--horizon: must be an integer >= 1, got {args.horizon}")
     if args.gamma is not None and not 0.0 <= args.gamma <= 1.0:
         raise ValueError(f"--gamma: must lie in [0, 1], got {args.gamma}")
-    out = None if args.out is None else Path(args.out)
-    if out is not None and out.is_dir():
-        raise ValueError(f"--out: {out} is a directory; give a file name")
+    out = None if args.out is None else check_out_file(args.out)
     try:
         bundle = load_policy(args.policy)
     except PersistenceError as exc:

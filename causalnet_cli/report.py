@@ -26,6 +26,8 @@ def run(args: argparse.Namespace) -> int:
     """Rebuild figures and report; print their paths."""
     from analysis.report import ReportError, build_report  # local: matplotlib loads only when needed
 
+    if args.agent is not None and args.agent < 0:
+        raise ValueError(f"--agent: must be an integer >= 0, got {args.agent}")
     folder = Path(args.run_dir)
     try:
         written = build_report(folder, agent=args.agent)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from causalnet_cli.pipeline import ConfigError, RunFolderError, load_config, run_pipeline
+from causalnet_cli.outputs import add_force_argument
+from causalnet_cli.pipeline import ConfigError, RunFolder, RunFolderError, load_config, run_pipeline
 
 __all__ = ["NAME", "HELP", "add_arguments", "run"]
 
@@ -23,7 +24,8 @@ HELP = "run the whole pipeline (data, discovery, ACRs, GSAC and baselines, adapt
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``causalnet run``."""
     parser.add_argument("--out", required=True, metavar="DIR",
-                        help="results folder (must be new or empty, unless --resume)")
+                        help="results folder (must be new or empty, unless --force or --resume)")
+    add_force_argument(parser)
     parser.add_argument("--config", metavar="FILE.toml", help="TOML configuration (keys: docs/pipeline.md)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run of every stage in about a minute (small data, short training)")
@@ -31,18 +33,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override one key, e.g. --set train.iterations=5000 (repeatable; applied last)")
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run in --out, skipping the stages it finished")
-    parser.add_argument("--no-progress", dest="progress", action="store_false",
-                        help="no stage messages or progress bars (only the final lines)")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="progress bars on stderr (default: on when stderr is a terminal); --no-progress "
+                             "also silences the stage messages (only the final lines are printed)")
+
+
+def interrupt_hint(args: argparse.Namespace) -> str:
+    """Printed after Ctrl-C: finished stages are kept and can be resumed."""
+    return f"the finished stages are kept; continue with: causalnet run --resume --out {args.out}"
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the pipeline; print where the report is."""
+    if args.force and args.resume:
+        print("causalnet run: error: --force and --resume exclude each other (replace the folder, or continue "
+              "it)", file=sys.stderr)
+        return 2
     try:
+        if not args.resume:
+            RunFolder(args.out).check_new(force=args.force)    # before any work
         given = args.config is not None or args.quick or bool(args.overrides)
         config = load_config(args.config, quick=args.quick, overrides=args.overrides) if given else None
         if config is None and not args.resume:
             config = load_config()
-        summary = run_pipeline(config, args.out, resume=args.resume, progress=args.progress)
+        summary = run_pipeline(config, args.out, resume=args.resume, progress=args.progress is not False,
+                               bars=None if args.progress is None else args.progress, force=args.force)
     except (ConfigError, RunFolderError) as exc:
         print(f"causalnet run: error: {exc}", file=sys.stderr)
         return 2

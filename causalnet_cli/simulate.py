@@ -1,4 +1,4 @@
-"""``causalnet simulate``: evaluate a fixed policy on an environment and print one JSON object.
+"""``causalnet simulate``: evaluate a fixed policy on an environment; print a table (or JSON with ``--json``).
 
 Policies: ``uniform`` (every action equally likely), ``aloha:Q`` (the ALOHA-style
 heuristic of the wireless benchmark with transmit probability ``Q``) and
@@ -18,12 +18,13 @@ import numpy as np
 
 from causalnet.io import atomic_write_json
 from causalnet_cli.envs import add_env_arguments, build_env, parse_float_list
+from causalnet_cli.outputs import check_out_file
 from rl.envs.wireless import WirelessAccessEnv
 from rl.evaluation import (DEFAULT_AVERAGE_STEPS, DEFAULT_BATCH_SIZE, DEFAULT_BURN_IN,
                            evaluate_policy)
 from rl.policies import DEFAULT_ALOHA_GRID, AlohaPolicy, UniformPolicy, aloha_grid_search
 
-__all__ = ["NAME", "HELP", "add_arguments", "run", "simulate"]
+__all__ = ["NAME", "HELP", "add_arguments", "format_result", "run", "simulate"]
 
 NAME = "simulate"
 HELP = "evaluate a fixed policy (uniform, ALOHA heuristic) by Monte Carlo rollouts"
@@ -55,12 +56,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     group.add_argument("--out", default=None, metavar="FILE",
                        help="also write the JSON result to FILE (atomically)")
+    group.add_argument("--json", action="store_true",
+                       help="print the result as one JSON object instead of a table")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the command: print the result JSON (and write it with ``--out``)."""
+    """Run the command: print the result as a table, or as JSON with ``--json`` (and write it with ``--out``)."""
     result = simulate(args)
-    print(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2) if args.json else format_result(result))
     if args.out:
         atomic_write_json(args.out, result)
         logger.info("wrote %s", args.out)
@@ -70,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
 def simulate(args: argparse.Namespace) -> dict[str, Any]:
     """Evaluate the policy named by ``args``; return the JSON-ready result."""
     _check_evaluation_flags(args)
+    if args.out:
+        check_out_file(args.out)
     env = build_env(args)
     kind, q = _parse_policy(args.policy, env)
     evaluation_rng, search_rng = np.random.SeedSequence(args.seed).spawn(2)
@@ -132,7 +137,11 @@ def _parse_policy(text: str, env: Any) -> tuple[str, float | None]:
 def _check_evaluation_flags(args: argparse.Namespace) -> None:
     if not 0.0 <= args.gamma <= 1.0:
         raise ValueError(f"--gamma: must lie in [0, 1], got {args.gamma}")
-    checks = [("--horizon", args.horizon, 1), ("--episodes", args.episodes, 2),
+    if args.search_grid is not None and str(args.policy).strip() != "aloha-search":
+        raise ValueError(f"--search-grid applies to --policy aloha-search only (got --policy {args.policy})")
+    if args.search_grid is not None:
+        parse_float_list(args.search_grid, "--search-grid")
+    checks = [("--seed", args.seed, 0), ("--horizon", args.horizon, 1), ("--episodes", args.episodes, 2),
               ("--avg-steps", args.avg_steps, 1), ("--burn-in", args.burn_in, 0),
               ("--batch-size", args.batch_size, 1)]
     if args.avg_episodes is not None:
@@ -140,3 +149,53 @@ def _check_evaluation_flags(args: argparse.Namespace) -> None:
     for flag, value, least in checks:
         if value < least:
             raise ValueError(f"{flag}: must be an integer >= {least}, got {value}")
+
+
+def _env_line(env: dict[str, Any]) -> str:
+    if env.get("env") == "wireless":
+        users = len(env.get("arrival", []))
+        aps = len(env.get("transmit", []))
+        return (f"wireless: {env['height']} x {env['width']} vertices, {users} users, {aps} access points, "
+                f"deadline {env['deadline']}")
+    keys = ", ".join(f"{k}={v}" for k, v in env.items() if k != "env" and not isinstance(v, (list, dict)))
+    return f"{env.get('env', '?')}: {keys}"
+
+
+def format_result(result: dict[str, Any]) -> str:
+    """A plain-text table of a :func:`simulate` result (what the command prints without ``--json``).
+
+    Examples
+    --------
+    >>> r = {"config": {"env": {"env": "synthetic", "n_agents": 2}, "gamma": 0.7, "horizon": 10, "seed": 0},
+    ...      "policy": {"name": "uniform"},
+    ...      "discounted_return": {"mean": 0.5, "ci95": [0.4, 0.6], "episodes": 100},
+    ...      "average_reward": {"mean": 0.1, "ci95": [0.09, 0.11], "episodes": 100}}
+    >>> print(format_result(r))
+    policy       uniform
+    environment  synthetic: n_agents=2
+    <BLANKLINE>
+    metric                                   mean  95% CI                episodes
+    discounted return (gamma 0.7, T 10)    0.5000  [0.4000, 0.6000]           100
+    average reward per agent and step      0.1000  [0.0900, 0.1100]           100
+    """
+    cfg = result["config"]
+    pol = result["policy"]
+    name = pol["name"] + (f" (q = {pol['transmit_probability']:g})" if "transmit_probability" in pol else "")
+    lines = [f"policy       {name}", f"environment  {_env_line(cfg['env'])}", ""]
+    rows = [(f"discounted return (gamma {cfg['gamma']:g}, T {cfg['horizon']})", result["discounted_return"]),
+            ("average reward per agent and step", result["average_reward"])]
+    width = max(len(label) for label, _ in rows)
+    lines.append(f"{'metric':<{width}}  {'mean':>8}  {'95% CI':<20}  {'episodes':>8}")
+    for label, m in rows:
+        ci = f"[{m['ci95'][0]:.4f}, {m['ci95'][1]:.4f}]"
+        lines.append(f"{label:<{width}}  {m['mean']:>8.4f}  {ci:<20}  {m['episodes']:>8}")
+    search = result.get("aloha_search")
+    if search is not None:
+        lines += ["", "ALOHA grid search (discounted return per transmit probability q):",
+                  f"{'q':>6}  {'mean':>7}  95% CI"]
+        for row in search["table"]:
+            d = row["discounted_return"]
+            mark = "  <- best" if row["q"] == search["best_q"] else ""
+            lines.append(f"{row['q']:>6.3f}  {d['mean']:>7.4f}  [{d['ci95'][0]:.4f}, {d['ci95'][1]:.4f}]{mark}")
+        lines.append("the metrics above re-evaluate the best q on fresh episodes")
+    return "\n".join(lines)

@@ -36,6 +36,7 @@ from causalnet.graph import FactoredGraph, GraphError
 from causalnet.io import atomic_write_json
 from causalnet_cli.envs import build_env, parse_float_list
 from causalnet_cli.evaluate import add_env_flags, evaluate_runs, factor_vector
+from causalnet_cli.outputs import add_force_argument, check_out_dir, clear_out_dir
 from rl.algorithms import ALGORITHMS, algorithm_config, make_trainer
 from rl.gsac import GSACConfig
 
@@ -101,7 +102,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ev.add_argument("--seeds", type=int, default=1,
                     help="independent runs trained together, seeds SEED..SEED+N-1 (default 1)")
     out = parser.add_argument_group("output")
-    out.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    out.add_argument("--out", required=True, metavar="DIR",
+                     help="output directory (must be new or empty unless --force or --resume)")
+    add_force_argument(out)
     out.add_argument("--checkpoint-every", type=int, default=10_000,
                      help="checkpoint period in iterations, 0 = no checkpoints (default 10000)")
     out.add_argument("--resume", action="store_true",
@@ -200,9 +203,9 @@ def _estimated_w_hat(folder: Path, sources: np.ndarray) -> np.ndarray | None:
 def resolve(args: argparse.Namespace) -> dict[str, Any]:
     """Validate the flags and build everything needed to train (nothing written)."""
     _check_flags(args)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out: {out} exists and is not a directory")
+    if getattr(args, "force", False) and args.resume:
+        raise ValueError("--force and --resume exclude each other (replace the folder, or continue it)")
+    out = check_out_dir(args.out, force=getattr(args, "force", False), resume=args.resume, resumable=True)
     env = build_env(args)
     n = env.n_agents
     algo = args.algo
@@ -281,6 +284,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     ckpt_dir = out / "checkpoints" if args.checkpoint_every else None
 
     def write_config() -> None:            # after the trainer is built: bad input leaves no file behind
+        if getattr(args, "force", False):
+            clear_out_dir(out)
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_json(out / "config.json", resolved)
 
@@ -356,6 +361,14 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         metrics["files"]["checkpoints"] = str(ckpt_dir)
     atomic_write_json(out / "metrics.json", metrics)
     return metrics
+
+
+def interrupt_hint(args: argparse.Namespace) -> str:
+    """Printed after Ctrl-C: how to continue the interrupted run."""
+    if args.checkpoint_every:
+        return (f"checkpoints are kept in {Path(args.out) / 'checkpoints'}; continue with the same command "
+                "plus --resume")
+    return "no checkpoints were kept (--checkpoint-every 0); run the command again to start over"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -33,6 +33,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from causalnet.errors import CausalnetError
 from causalnet.graph import FactoredGraph, GraphError
 from causalnet.io import atomic_write, atomic_write_json, file_sha256, json_ready, read_json_object, read_npz_arrays
 from rl.actors import LocalizedSoftmaxPolicy, policy_layout
@@ -53,7 +54,7 @@ BUNDLE_FILES = {"arrays": "policy.npz", "graph": "graph.json", "metadata": "poli
 _CHECKPOINT_RE = re.compile(r"^checkpoint-(\d{9})\.json$")
 
 
-class PersistenceError(ValueError):
+class PersistenceError(CausalnetError, ValueError):
     """A policy bundle or checkpoint is missing, incomplete, corrupt or does not match."""
 
 

@@ -133,7 +133,7 @@ def test_data_file_from_collect_transitions_without_truth(tmp_path):
     (out).mkdir()
     (out / "structure_metrics.json").write_text("{}")   # stale file of an earlier run
     status, stdout, stderr = _discover("--data", str(tmp_path / "user" / "mydata.npz"), "--out", str(out),
-                                       "--kappa", "0", "--json")
+                                       "--kappa", "0", "--json", "--force")
     assert status == 0, stderr
     assert not (out / "structure_metrics.json").exists() and not (out / "data.npz").exists()
     summary = json.loads(stdout)

@@ -15,7 +15,7 @@ REFERENCE = ["--env", "wireless", "--height", "3", "--width", "4", "--users-per-
 
 
 def _run(capsys, *argv: str) -> dict:
-    status = main(["simulate", *argv])
+    status = main(["simulate", *argv, "--json"])
     out = capsys.readouterr().out
     assert status == 0
     return json.loads(out)
@@ -53,6 +53,22 @@ def test_aloha_search_table(capsys):
     means = [row["discounted_return"]["mean"] for row in search["table"]]
     assert means[1] > means[0] + 0.05 and means[1] > means[2] + 0.05
     assert 0.17 < result["discounted_return"]["mean"] < 0.19
+
+
+def test_default_output_is_a_readable_table(capsys):
+    argv = ["--grid", "2", "--episodes", "30", "--avg-steps", "5", "--seed", "3", "--policy", "aloha-search",
+            "--search-grid", "0.1,0.4"]
+    assert main(["simulate", *argv]) == 0
+    table = capsys.readouterr().out
+    result = _run(capsys, *argv)
+    assert not table.lstrip().startswith("{")
+    lines = table.splitlines()
+    assert lines[0] == f"policy       aloha (q = {result['policy']['transmit_probability']:g})"
+    d = result["discounted_return"]
+    row = next(x for x in lines if x.startswith("discounted return"))
+    assert row.split()[-4:] == [f"{d['mean']:.4f}", f"[{d['ci95'][0]:.4f},", f"{d['ci95'][1]:.4f}]", "30"]
+    best = next(x for x in lines if x.endswith("<- best"))
+    assert float(best.split()[0]) == result["aloha_search"]["best_q"]
 
 
 def test_grid_sizing_and_per_user_arrival(capsys):

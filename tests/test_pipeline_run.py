@@ -114,6 +114,18 @@ def test_report_links_every_figure_and_html_embeds_them(quick_run):
     assert "| all edges |" in md
 
 
+def test_report_reproduce_command_works_from_any_folder(quick_run, tmp_path, monkeypatch):
+    import shlex
+
+    md = (quick_run / "report.md").read_text()
+    line = next(x for x in md.splitlines() if x.startswith("causalnet run --config"))
+    argv = shlex.split(line)
+    config = Path(argv[argv.index("--config") + 1])
+    monkeypatch.chdir(tmp_path)                                  # anywhere but the run folder
+    assert config.is_absolute() and config.is_file()
+    assert load_config(config) == load_config(quick_run / "config.toml")
+
+
 def test_report_command_rebuilds_without_recomputing(quick_run, tmp_path, capsys):
     import shutil
 

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
+from causalnet.errors import CausalnetError
+
 __all__ = ["ACRSection", "AdaptSection", "AnalysisSection", "ConfigError", "DataSection", "DiscoverySection",
            "DomainsSection", "EnvSection", "RunConfig", "TrainSection", "config_from_dict", "config_to_dict",
            "config_to_toml", "describe_config", "load_config", "parse_override", "quick_config"]
@@ -40,7 +42,7 @@ __all__ = ["ACRSection", "AdaptSection", "AnalysisSection", "ConfigError", "Data
 METHODS: tuple[str, ...] = ("gsac", "sac-mtl", "sac-ft", "sac-lfs")
 
 
-class ConfigError(ValueError):
+class ConfigError(CausalnetError, ValueError):
     """A configuration value is unknown, of the wrong type or out of range (the message names the key)."""
 
 

@@ -52,7 +52,8 @@ def _stderr(text: str) -> None:
 
 
 def run_pipeline(config: RunConfig | None, out: str | os.PathLike, *, resume: bool = False,
-                 progress: bool = True, echo: Callable[[str], None] | None = None) -> RunSummary:
+                 progress: bool = True, echo: Callable[[str], None] | None = None, force: bool = False,
+                 bars: bool | None = None) -> RunSummary:
     """Run (or resume) the whole pipeline into the folder ``out``.
 
     Parameters
@@ -65,9 +66,13 @@ def run_pipeline(config: RunConfig | None, out: str | os.PathLike, *, resume: bo
         Continue an interrupted run in ``out``: finished stages whose files are intact
         are skipped, the rest are run.
     progress : bool
-        Stage messages and progress bars on stderr.
+        Stage messages (and, unless ``bars`` says otherwise, progress bars) on stderr.
     echo : callable, optional
         Where stage messages go (default stderr when ``progress``).
+    force : bool
+        A new run in a non-empty folder replaces its contents (default: refuse it).
+    bars : bool, optional
+        Progress bars; default: ``progress`` and stderr is a terminal (no bars in logs).
 
     Returns
     -------
@@ -79,9 +84,11 @@ def run_pipeline(config: RunConfig | None, out: str | os.PathLike, *, resume: bo
     if resume:
         config = folder.open_resume(config)
     else:
-        folder.open_new(config)
+        folder.open_new(config, force=force)
     say = echo if echo is not None else (_stderr if progress else (lambda text: None))
-    ctx = PipelineContext(config=config, folder=folder.path, progress=progress, echo=lambda t: say(f"      {t}"))
+    if bars is None:
+        bars = progress and sys.stderr.isatty()
+    ctx = PipelineContext(config=config, folder=folder.path, progress=bool(bars), echo=lambda t: say(f"      {t}"))
     names = stage_names(config)
     ran, skipped = [], []
     start = time.perf_counter()
@@ -95,8 +102,8 @@ def run_pipeline(config: RunConfig | None, out: str | os.PathLike, *, resume: bo
         say(f"[{k}/{len(names)}] {name}")
         try:
             files, seconds = run_stage(name, ctx)
-        except BaseException as exc:
-            reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed ({type(exc).__name__})"
+        except Exception as exc:   # Ctrl-C is reported by the command line (exit 130, resume hint)
+            reason = f"failed ({type(exc).__name__})"
             _stderr(f"[{k}/{len(names)}] {name}: {reason}; the {len(skipped) + len(ran)} finished stage(s) are "
                     f"kept. Continue with: causalnet run --resume --out {folder.path}")
             raise

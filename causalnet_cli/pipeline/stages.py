@@ -39,7 +39,7 @@ from typing import Any, Callable
 import numpy as np
 
 from causalnet.data import Transitions
-from causalnet.discovery import LocalDiscovery
+from causalnet.discovery import LocalDiscovery, hops_warning
 from causalnet.domain_factors import DomainFactorEstimator
 from causalnet.graph import FactoredGraph
 from causalnet.io import atomic_write_json, json_ready
@@ -195,10 +195,15 @@ def stage_discover(ctx: PipelineContext) -> list[Path]:
         warnings.simplefilter("always")
         est.fit(data)
     graph = est.graph_
-    metrics = structure_metrics(graph, ctx.truth())
+    truth = ctx.truth()
+    beyond = hops_warning(truth, est.neighborhood_hops)
+    if beyond:
+        logger.warning("%s", beyond)
+    metrics = structure_metrics(graph, truth)
     metrics["discovery"] = {"method": "local", "alpha": d.alpha, "ci_test": d.ci_test,
                             "max_cond_size": d.max_cond_size, "n_tests": est.n_tests_,
-                            "warnings": [str(w.message) for w in caught] + list(est.warnings_)}
+                            "warnings": [str(w.message) for w in caught] + list(est.warnings_)
+                            + ([beyond] if beyond else [])}
     ctx.echo(f"learned {graph.n_edges()} edges; against the true graph:")
     for line in format_structure_table(metrics).splitlines():
         ctx.echo(f"  {line}")

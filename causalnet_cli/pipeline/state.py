@@ -15,7 +15,9 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
+from causalnet.errors import CausalnetError
 from causalnet.io import atomic_write_json, atomic_write_text, file_sha256, read_json_object
+from causalnet_cli.outputs import OutputPathError, check_out_dir, clear_out_dir
 from causalnet_cli.pipeline.config import ConfigError, RunConfig, config_from_dict, config_to_dict, config_to_toml
 
 __all__ = ["RunFolder", "RunFolderError", "STATE_FILE"]
@@ -28,7 +30,7 @@ STATE_VERSION = 1
 CONFIG_FILE = "config.json"
 
 
-class RunFolderError(ValueError):
+class RunFolderError(CausalnetError, ValueError):
     """The run folder cannot be used as asked (not empty without ``--resume``, no state to resume, ...)."""
 
 
@@ -45,13 +47,24 @@ class RunFolder:
         self._stages: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ opening
-    def open_new(self, config: RunConfig) -> None:
-        """Start a fresh run; refuse a folder that already holds files (nothing is overwritten)."""
+    def check_new(self, *, force: bool = False) -> None:
+        """Refuse a path that cannot hold a new run (a file in the way; a non-empty folder unless ``force``)."""
         if self.path.exists() and not self.path.is_dir():
-            raise RunFolderError(f"--out: {self.path} exists and is not a folder")
-        if self.path.is_dir() and any(self.path.iterdir()):
+            raise RunFolderError(f"--out: {self.path} exists and is a file, not a folder")
+        if self.path.is_dir() and any(self.path.iterdir()) and not force:
             hint = " (it holds an interrupted run: add --resume)" if (self.path / STATE_FILE).exists() else ""
-            raise RunFolderError(f"--out: {self.path} is not empty{hint}; choose a new folder or add --resume")
+            raise RunFolderError(f"--out: {self.path} is not empty{hint}; choose a new folder, add --force to "
+                                 "replace its contents or --resume to continue it")
+        try:
+            check_out_dir(self.path, force=True)
+        except OutputPathError as exc:
+            raise RunFolderError(str(exc)) from None
+
+    def open_new(self, config: RunConfig, *, force: bool = False) -> None:
+        """Start a fresh run; refuse a folder that already holds files unless ``force`` (then empty it)."""
+        self.check_new(force=force)
+        if force and self.path.is_dir():
+            clear_out_dir(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
         self._stages = {}
         atomic_write_json(self.path / CONFIG_FILE, config_to_dict(config))
