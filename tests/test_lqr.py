@@ -145,3 +145,20 @@ def test_best_decentralized_between_optimum_and_start():
         best_decentralized_feedback(sys, np.ones((6, 6), dtype=bool), gamma=0.95)
     with pytest.raises(ValueError, match="gamma"):
         policy_cost(sys, dec, gamma=1.0)
+
+
+def test_doubling_solvers_match_scipy(monkeypatch):
+    """The matrix-product solvers used for large systems agree with scipy's Schur/QZ solvers."""
+    import rl.lqr_reference as ref
+
+    env = NetworkedLQREnv(12, topology="random", env_seed=1, distractors=1, domain_factor=0.4)
+    sys = env.linear_system()
+    pol = AffinePolicy(np.where(_ring_pattern(env), -0.2, 0.0), -0.3 * np.ones(12))
+    small = (optimal_discounted(sys, gamma=0.95), policy_cost(sys, pol, gamma=0.95), average_cost(sys, pol))
+    monkeypatch.setattr(ref, "DOUBLING_MIN_SIZE", 1)
+    large = (optimal_discounted(sys, gamma=0.95), policy_cost(sys, pol, gamma=0.95), average_cost(sys, pol))
+    np.testing.assert_allclose(large[0].cost, small[0].cost, rtol=1e-9)
+    np.testing.assert_allclose(large[0].K, small[0].K, atol=1e-8)
+    np.testing.assert_allclose(large[1:], small[1:], rtol=1e-9)
+    unstable = AffinePolicy(np.zeros((12, 24)) + np.eye(12, 24) * 2.0, np.zeros(12))
+    assert policy_cost(sys, unstable, gamma=0.95) == np.inf

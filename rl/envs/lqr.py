@@ -36,7 +36,7 @@ import numpy as np
 import scipy.sparse
 
 from causalnet.graph import FactoredGraph
-from causalnet.spec import NetworkSpec, default_spec
+from causalnet.spec import default_spec
 from rl.envs.base import NetworkedEnv
 from rl.envs.synthetic import make_interaction_graph
 
