@@ -162,3 +162,22 @@ def test_doubling_solvers_match_scipy(monkeypatch):
     np.testing.assert_allclose(large[1:], small[1:], rtol=1e-9)
     unstable = AffinePolicy(np.zeros((12, 24)) + np.eye(12, 24) * 2.0, np.zeros(12))
     assert policy_cost(sys, unstable, gamma=0.95) == np.inf
+
+
+def test_continuous_actions_in_spec_and_data():
+    from causalnet.data import TransitionsFormatError
+    from causalnet.spec import NetworkSpec, SpecError, default_spec
+
+    spec = default_spec(2, [(0, 1)], 1, None, None)
+    assert spec.continuous_actions and NetworkSpec.from_dict(spec.to_dict()) == spec
+    with pytest.raises(SpecError, match="mixes discrete and continuous"):
+        default_spec(2, [(0, 1)], 1, None, [None, 3])
+    z = np.zeros((3, 2))
+    rows = dict(rewards=z, next_states=z, domain=np.zeros(3, int), episode=np.zeros(3, int), time=np.arange(3))
+    tr = Transitions(spec, states=z, actions=np.full((3, 2), 0.25), **rows)
+    assert tr.actions.dtype == np.float64
+    with pytest.raises(TransitionsFormatError, match="actions' holds NaN"):
+        Transitions(spec, states=z, actions=np.full((3, 2), np.nan), **rows)
+    discrete = default_spec(2, [(0, 1)], 1, None, 2)
+    with pytest.raises(TransitionsFormatError, match="must hold integers"):
+        Transitions(discrete, states=z, actions=np.full((3, 2), 0.25), **rows)
