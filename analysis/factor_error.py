@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from causalnet.domain_factors import DomainFactorEstimator
+from causalnet.domain_factors_latent import LatentDomainFactorEstimator
 from rl.adaptation import estimate_target_factor, mean_ci
 from rl.envs.base import NetworkedEnv
 
@@ -33,7 +34,8 @@ RngLike = int | np.random.Generator | np.random.SeedSequence | None
 
 def factor_error_curve(estimator: DomainFactorEstimator, env: NetworkedEnv, target_factor, *,
                        trajectories: Sequence[int] = (1, 2, 5, 10, 20, 50, 100), repeats: int = 20,
-                       horizon: int = 10, rng: RngLike = None, progress: bool = False) -> dict[str, Any]:
+                       horizon: int = 10, rng: RngLike = None, progress: bool = False,
+                       reference=None) -> dict[str, Any]:
     """Error of the target-factor estimate against the number of target trajectories.
 
     For each ``T`` in ``trajectories`` the target factor is estimated ``repeats``
@@ -59,6 +61,10 @@ def factor_error_curve(estimator: DomainFactorEstimator, env: NetworkedEnv, targ
         Root of the random streams; the same value gives the same dict.
     progress : bool
         Show a tqdm progress bar over the ``len(trajectories) * repeats`` estimates.
+    reference : array of shape (n_agents,), optional
+        What each estimate is compared with (default ``target_factor``). An estimator on its
+        own scale (:class:`~causalnet.domain_factors_latent.LatentDomainFactorEstimator`) is
+        compared with its large-sample estimate in the target.
 
     Returns
     -------
@@ -93,8 +99,9 @@ def factor_error_curve(estimator: DomainFactorEstimator, env: NetworkedEnv, targ
     """
     from tqdm.auto import tqdm  # local: only needed when called
 
-    if not isinstance(estimator, DomainFactorEstimator):
-        raise TypeError(f"estimator must be a DomainFactorEstimator, got {type(estimator).__name__}")
+    if not isinstance(estimator, (DomainFactorEstimator, LatentDomainFactorEstimator)):
+        raise TypeError(f"estimator must be a DomainFactorEstimator or LatentDomainFactorEstimator, "
+                        f"got {type(estimator).__name__}")
     if not hasattr(estimator, "w_hat_"):
         raise ValueError("estimator must be fitted on the source data first (call estimator.fit)")
     counts = _check_trajectories(trajectories)
@@ -119,7 +126,7 @@ def factor_error_curve(estimator: DomainFactorEstimator, env: NetworkedEnv, targ
             for r in range(R):
                 w_hat, _ = estimate_target_factor(estimator, env, w_true, trajectories=T, horizon=int(horizon),
                                                   rng=np.random.default_rng(streams[i][r]))
-                abs_err[i, r] = np.abs(w_hat - w_true)
+                abs_err[i, r] = np.abs(w_hat - (w_true if reference is None else reference))
                 bar.update(1)
 
     estimated = np.all(np.isfinite(abs_err), axis=(0, 1))

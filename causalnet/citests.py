@@ -185,8 +185,19 @@ class ContingencyTest:
         return int(np.prod(self.cards[[x, y, *s]]))
 
 
+_DETERMINISTIC_TOL = 1e-10
+"""Residual variance (on the correlation scale) below which a column counts as an exact
+function of the conditioning set."""
+
+
 class FisherZTest:
     """Fisher-z test of zero partial correlation, as causal-learn's ``fisherz``.
+
+    Collinear columns are handled instead of failing: when ``x`` or ``y`` is an exact
+    linear function of the conditioning set (residual variance below ``1e-10`` of its
+    variance; a reward computed from its parents is the common case) it is constant given
+    that set and the test returns ``p = 1``; an exact dependence given the set (partial
+    correlation +-1) gives ``p = 0``.
 
     Parameters
     ----------
@@ -199,6 +210,10 @@ class FisherZTest:
     >>> test = FisherZTest(np.column_stack([x, y, z]))
     >>> test(0, 1) < 1e-10, test(0, 1, (2,)) > 0.01
     (True, True)
+    >>> r = 2 * z - x                                   # an exact function of z and x
+    >>> det = FisherZTest(np.column_stack([x, y, z, r]))
+    >>> det(3, 1, (0, 2)), det(3, 0, (2,)) < 1e-10
+    (1.0, True)
     """
 
     def __init__(self, values: np.ndarray) -> None:
@@ -215,12 +230,18 @@ class FisherZTest:
         cond = sorted({int(v) for v in s})
         var = [a, b, *cond]
         sub = self.correlation[np.ix_(var, var)]
-        try:
-            inv = np.linalg.inv(sub)
-        except np.linalg.LinAlgError:
-            raise ValueError(f"the correlation matrix of columns {var} is singular; the Fisher-z test "
-                             "cannot separate perfectly collinear columns") from None
-        r = -inv[0, 1] / np.sqrt(abs(inv[0, 0] * inv[1, 1]))
+        # partial covariance of (a, b) given the conditioning set (Schur complement, with a
+        # pseudo-inverse so that collinear conditioning columns are handled)
+        pair = sub[:2, :2]
+        if cond:
+            cross = sub[:2, 2:]
+            pair = pair - cross @ np.linalg.pinv(sub[2:, 2:], rcond=1e-10, hermitian=True) @ cross.T
+        var_a, var_b = float(pair[0, 0]), float(pair[1, 1])
+        if min(var_a, var_b) <= _DETERMINISTIC_TOL:
+            # a or b is an exact (linear) function of the conditioning set, e.g. a reward
+            # computed from its parents: it is constant given them, hence independent
+            return 1.0
+        r = pair[0, 1] / np.sqrt(var_a * var_b)
         if abs(r) >= 1:
             r = (1.0 - np.finfo(float).eps) * np.sign(r)
         z = 0.5 * np.log((1 + r) / (1 - r))

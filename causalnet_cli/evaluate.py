@@ -122,6 +122,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ev = parser.add_argument_group("evaluation")
     ev.add_argument("--episodes", type=int, default=400, help="episodes per metric and run (default 400)")
     ev.add_argument("--seed", type=int, default=0, help="evaluation seed (default 0)")
+    ev.add_argument("--mode", choices=["sample", "greedy"], default="sample",
+                    help="sample actions from the softmax (default) or take each agent's most probable one")
     ev.add_argument("--gamma", type=float, default=None, help="discount (default: the bundle's)")
     ev.add_argument("--horizon", type=int, default=None, help="discounted-return horizon (default: the bundle's)")
     parser.add_argument("--out", default=None, metavar="FILE", help="also write the metrics JSON to FILE")
@@ -172,6 +174,8 @@ def evaluate_bundle(args: argparse.Namespace) -> dict[str, Any]:
     policies = bundle.policies
     for p in policies:
         p.w_hat = w_hat
+        if hasattr(p, "mode"):
+            p.mode = getattr(args, "mode", "sample")
     gamma = bundle.config.gamma if args.gamma is None else args.gamma
     horizon = bundle.config.horizon if args.horizon is None else args.horizon
     env = env.with_domain_factor(domain)
@@ -179,7 +183,7 @@ def evaluate_bundle(args: argparse.Namespace) -> dict[str, Any]:
     metrics = {"command": NAME, "policy": str(args.policy), "algorithm": bundle.algorithm,
                "env": env.config() if hasattr(env, "config") else {"env": args.env},
                "domain_factor": domain.tolist(), "w_hat": w_hat.tolist(), "gamma": gamma, "horizon": horizon,
-               "episodes": args.episodes, "seed": args.seed, **result}
+               "mode": getattr(args, "mode", "sample"), "episodes": args.episodes, "seed": args.seed, **result}
     if out is not None:
         atomic_write_json(out, metrics)
     return metrics

@@ -76,7 +76,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="outer iterations (sac-ft: fine-tuning iterations; default 120000)")
     alg.add_argument("--critic", choices=["persistent", "reset"], default="persistent",
                      help="persistent table (reference SAC) or reset every iteration (paper); default persistent")
-    alg.add_argument("--actor-lr", type=float, default=5.0, help="actor step eta (default 5)")
+    alg.add_argument("--actor", choices=["advantage", "reference"], default="advantage",
+                     help="actor: advantages with running reward normalisation and the horizon step rule "
+                          "(default), or the reference SAC actor (raw Q, reproduces the reference curve)")
+    alg.add_argument("--actor-lr", type=float, default=5.0,
+                     help="actor step eta (default 5; the advantage actor divides it by sum_t gamma^t)")
     alg.add_argument("--restart", type=_optional_int, default=100,
                      help="step-size restart period or 'none' (default 100)")
     alg.add_argument("--features", choices=["linear", "quadratic"], default="linear",
@@ -222,7 +226,8 @@ def resolve(args: argparse.Namespace) -> dict[str, Any]:
     eval_domain = target if target is not None else np.asarray(env.domain_factor, dtype=np.float64)
     config = algorithm_config(algo, GSACConfig(kappa=args.kappa, gamma=args.gamma, horizon=args.horizon,
                                                critic=args.critic, actor_lr=args.actor_lr, restart=args.restart,
-                                               features=args.features, critic_timing=args.critic_timing))
+                                               actor=args.actor,
+                                               features=args.features, critic_timing=args.critic_timing).resolved(env))
     seeds = [args.seed + r for r in range(args.seeds)]
     pretrain = args.iterations if args.pretrain_iterations is None else args.pretrain_iterations
     resolved = {

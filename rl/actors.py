@@ -106,6 +106,9 @@ class LocalizedSoftmaxPolicy:
         Feature map of ``w_hat`` with ``features.n_features == F``.
     w_hat : array, shape (n,)
         Estimated domain factor the policy conditions on (settable attribute).
+    mode : "sample" or "greedy"
+        ``"sample"`` draws from the softmax; ``"greedy"`` takes each agent's most
+        probable action (the lowest index among ties) and draws nothing (settable).
 
     Examples
     --------
@@ -117,10 +120,13 @@ class LocalizedSoftmaxPolicy:
     >>> pol.w_hat = [0.2, 0.8]
     >>> pol.probabilities(np.zeros((1, 2), dtype=np.int8))[0, 1].round(3).tolist()
     [0.5, 0.5, 0.0]
+    >>> pol.mode = "greedy"
+    >>> pol(np.zeros((1, 2), dtype=np.int8), np.random.default_rng(0)).tolist()
+    [[0, 0]]
     """
 
     def __init__(self, theta: np.ndarray, policy_columns: list[list[int]], policy_cardinality: list[list[int]],
-                 action_counts, features: DomainFeatures, *, w_hat) -> None:
+                 action_counts, features: DomainFeatures, *, w_hat, mode: str = "sample") -> None:
         theta = np.array(theta, dtype=np.float64)
         if theta.ndim != 4:
             raise ValueError(f"theta must have shape (n_agents, S, F, A), got {theta.shape}")
@@ -146,6 +152,18 @@ class LocalizedSoftmaxPolicy:
         self._cdf: np.ndarray | None = None
         self._probs: np.ndarray | None = None
         self.w_hat = w_hat
+        self.mode = mode
+
+    @property
+    def mode(self) -> str:
+        """``"sample"`` or ``"greedy"``."""
+        return self._mode
+
+    @mode.setter
+    def mode(self, value: str) -> None:
+        if value not in ("sample", "greedy"):
+            raise ValueError(f"mode must be 'sample' or 'greedy', got {value!r}")
+        self._mode = value
 
     @property
     def n_agents(self) -> int:
@@ -179,6 +197,8 @@ class LocalizedSoftmaxPolicy:
     def __call__(self, states: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         states = np.asarray(states)
         codes = self.codes(states)
+        if self._mode == "greedy":
+            return self._probs[np.arange(self.n_agents), codes].argmax(axis=-1)
         u = rng.random((states.shape[0], self.n_agents))
         return sample_from_cdf(self._cdf[np.arange(self.n_agents), codes], u, self.action_counts)
 

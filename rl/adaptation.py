@@ -28,6 +28,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from causalnet.domain_factors import DomainFactorEstimator
+from causalnet.domain_factors_latent import LatentDomainFactorEstimator
 from rl.actors import LocalizedSoftmaxPolicy
 from rl.gsac import GSACResult, GSACTrainer, RngLike
 
@@ -166,8 +167,9 @@ def estimate_target_factor(estimator: DomainFactorEstimator, env, target_factor,
     """
     from rl.rollout import collect_transitions  # local: rollout imports the environments
 
-    if not isinstance(estimator, DomainFactorEstimator):
-        raise TypeError(f"estimator must be a DomainFactorEstimator, got {type(estimator).__name__}")
+    if not isinstance(estimator, (DomainFactorEstimator, LatentDomainFactorEstimator)):
+        raise TypeError(f"estimator must be a DomainFactorEstimator or LatentDomainFactorEstimator, "
+                        f"got {type(estimator).__name__}")
     if not hasattr(estimator, "w_hat_"):
         raise ValueError("estimator must be fitted on the source data first (call estimator.fit)")
     for name, value in (("trajectories", trajectories), ("horizon", horizon)):

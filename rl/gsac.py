@@ -29,12 +29,14 @@ from __future__ import annotations
 import logging
 import math
 import time
+import dataclasses
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
 
 from causalnet.graph import FactoredGraph
+from rl.advantage import AdvantageWeights, effective_horizon
 from rl.actors import (LocalizedSoftmaxPolicy, action_mask, policy_codes, policy_layout, sample_from_cdf,
                        softmax_tables)
 from rl.critics import CriticTable, TabularCritic
@@ -49,21 +51,36 @@ CriticMode = Literal["persistent", "reset"]
 FeatureKind = Literal["constant", "linear", "quadratic", "source_onehot"]
 CriticDomain = Literal["auto", "always", "never"]
 CriticTiming = Literal["current", "post_transition"]
+ActorKind = Literal["advantage", "reference"]
 RngLike = int | np.random.SeedSequence | np.random.Generator | None
 
 
 @dataclass(frozen=True)
 class GSACConfig:
-    """Hyper-parameters of the localized actor-critic (defaults: the reference SAC values).
+    """Hyper-parameters of the localized actor-critic.
+
+    ``gamma`` and ``horizon`` may be left ``None`` and are then filled by :meth:`resolved`
+    when a trainer is built, from the environment's declared ``default_gamma`` /
+    ``default_horizon`` (built-in systems declare them; any other system must be given
+    them, an error says so).
 
     Attributes
     ----------
     kappa : int
         Neighbourhood radius of the critic and of the actor's gradient.
-    gamma : float
+    gamma : float or None
         Discount factor.
-    horizon : int
+    horizon : int or None
         ``T``: each outer iteration rolls out ``T + 1`` steps and makes ``T`` TD updates.
+    actor : "advantage" or "reference"
+        ``"advantage"`` (default): advantages ``Q_j - b_j`` (running baseline) over ``N_i^kappa``,
+        running reward normalisation, step ``actor_lr / H / sqrt(k + 1)`` with the
+        effective horizon ``H = sum_t gamma^t`` (:mod:`rl.advantage`). ``"reference"``:
+        the reference SAC actor, raw ``(1/n) sum_j Q_j`` and step ``actor_lr / sqrt(k + 1)``.
+    reward_norm : bool
+        Advantage actor only: normalise rewards by their running mean and standard
+        deviation before the critics see them (makes training invariant to the
+        rewards' offset and scale).
     inputs : "acr" or "truncation"
         Input mode (see :func:`rl.features.build_agent_inputs`).
     critic : "persistent" or "reset"
@@ -73,7 +90,8 @@ class GSACConfig:
     critic_h, critic_t0 : float
         Step size constants of the ``"reset"`` critic.
     actor_lr : float
-        ``eta``.
+        ``eta``. The advantage actor divides it by the effective horizon
+        ``H = sum_{t=0}^{T} gamma^t`` (one rule for every system, see ``docs/gsac.md``).
     restart : int or None
         Step-size restart period (reference: 100). None: no restart (``eta/sqrt(k+1)``
         and ``1/sqrt(k T + t)``).
@@ -94,8 +112,8 @@ class GSACConfig:
     """
 
     kappa: int = 1
-    gamma: float = 0.7
-    horizon: int = 10
+    gamma: float | None = None
+    horizon: int | None = None
     inputs: InputMode = "acr"
     critic: CriticMode = "persistent"
     critic_h: float = 1.0
@@ -107,12 +125,14 @@ class GSACConfig:
     critic_table: CriticTable = "auto"
     dense_limit: int = 1 << 20
     critic_timing: CriticTiming = "current"
+    actor: ActorKind = "advantage"
+    reward_norm: bool = True
 
     def __post_init__(self) -> None:
         choices = {"inputs": ("acr", "truncation"), "critic": ("persistent", "reset"),
                    "features": ("constant", "linear", "quadratic", "source_onehot"),
                    "critic_domain": ("auto", "always", "never"), "critic_table": ("auto", "dense", "hashed"),
-                   "critic_timing": ("current", "post_transition")}
+                   "critic_timing": ("current", "post_transition"), "actor": ("advantage", "reference")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
@@ -122,23 +142,56 @@ class GSACConfig:
                 raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
         for name in ("horizon", "dense_limit"):
             v = getattr(self, name)
+            if v is None and name == "horizon":
+                continue
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
         bad_restart = isinstance(self.restart, bool) or not isinstance(self.restart, (int, np.integer))
         if self.restart is not None and (bad_restart or self.restart < 1):
             raise ValueError(f"restart must be an integer >= 1 or None, got {self.restart!r}")
-        if not 0.0 <= self.gamma <= 1.0:
+        if self.gamma is not None and not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"gamma must lie in [0, 1], got {self.gamma!r}")
+        if not isinstance(self.reward_norm, (bool, np.bool_)):
+            raise ValueError(f"reward_norm must be True or False, got {self.reward_norm!r}")
         for name in ("critic_h", "critic_t0", "actor_lr"):
             if not float(getattr(self, name)) > 0.0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
 
     @classmethod
     def reference_sac(cls, **changes: Any) -> "GSACConfig":
-        """The reference tabular SAC: truncation inputs, constant features, persistent critic."""
-        base = dict(inputs="truncation", features="constant", critic="persistent")
+        """The reference tabular SAC: truncation inputs, constant features, persistent critic,
+        reference actor, gamma 0.7, T 10, eta 5 (the values of the reference curve)."""
+        base = dict(inputs="truncation", features="constant", critic="persistent", actor="reference",
+                    gamma=0.7, horizon=10)
         base.update(changes)
         return cls(**base)
+
+    def resolved(self, env=None) -> "GSACConfig":
+        """A copy with ``gamma`` and ``horizon`` filled (see the class docstring).
+
+        Raises
+        ------
+        ValueError
+            ``gamma`` or ``horizon`` is None and ``env`` declares no default for it.
+
+        Examples
+        --------
+        >>> from rl.envs import WirelessAccessEnv
+        >>> cfg = GSACConfig().resolved(WirelessAccessEnv(2, 2, users_per_vertex=1))
+        >>> cfg.gamma, cfg.horizon
+        (0.7, 10)
+        """
+        changes: dict[str, Any] = {}
+        for name in ("gamma", "horizon"):
+            if getattr(self, name) is None:
+                value = getattr(env, f"default_{name}", None)
+                if value is None:
+                    kind = type(env).__name__ if env is not None else "no environment"
+                    raise ValueError(f"GSACConfig.{name} is not set and {kind} declares no default_{name}; "
+                                     f"give it from your system (for example GSACConfig({name}=...), or "
+                                     f"--{name} on the command line); it is never taken from another system")
+                changes[name] = value
+        return dataclasses.replace(self, **changes) if changes else self
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -380,6 +433,7 @@ class GSACTrainer:
         config = GSACConfig() if config is None else config
         if not isinstance(config, GSACConfig):
             raise TypeError(f"config must be a GSACConfig, got {type(config).__name__}")
+        config = config.resolved(env)
         if not isinstance(graph, FactoredGraph):
             raise TypeError(f"graph must be a FactoredGraph, got {type(graph).__name__}")
         if graph.spec.n_agents != env.n_agents or graph.spec.n_state != env.spec.n_state:
@@ -417,6 +471,10 @@ class GSACTrainer:
         self.critic = TabularCritic(self.inputs.critic_columns, self.inputs.critic_cardinality, n_runs=self.n_runs,
                                     persistent=config.critic == "persistent", table=config.critic_table,
                                     dense_limit=config.dense_limit)
+        self.advantage: AdvantageWeights | None = None
+        if config.actor == "advantage":
+            self.advantage = AdvantageWeights(self.inputs.neighborhoods, n_runs=self.n_runs,
+                                              reward_norm=config.reward_norm)
         # actor
         self.action_counts = np.asarray(env.action_counts, dtype=np.int64)
         n_actions = int(self.action_counts.max())
@@ -449,6 +507,8 @@ class GSACTrainer:
         self.iteration = 0
         T = config.horizon
         self._discount = config.gamma ** np.arange(T + 1, dtype=np.float64)
+        # the advantage actor's step rule: eta / H, H = sum_t gamma^t (see rl.advantage)
+        self._actor_scale = (1.0 / effective_horizon(config.gamma, T) if config.actor == "advantage" else 1.0)
 
     # -------------------------------------------------------------- set-up
     def _factor_table(self, value, name: str) -> np.ndarray:
@@ -476,7 +536,7 @@ class GSACTrainer:
             alphas = 1.0 / np.sqrt(kk * T + t)
         else:
             alphas = cfg.critic_h / (t - 1.0 + cfg.critic_t0)
-        return alphas, cfg.actor_lr / math.sqrt(kk + 1)
+        return alphas, cfg.actor_lr * self._actor_scale / math.sqrt(kk + 1)
 
     def _iterate_once(self) -> None:
         cfg, env = self.config, self.env
@@ -520,12 +580,30 @@ class GSACTrainer:
         rows = np.concatenate([key_states, act_buf, dom], axis=-1)
         slots = self.critic.slots(rows)
         alphas, eta = self._step_sizes(self.iteration)
-        self.critic.td_sweep(slots, rew_buf, gamma=cfg.gamma, alphas=alphas)
-        # 4. actor
+        targets = rew_buf if self.advantage is None else self.advantage.critic_targets(rew_buf, T)
+        self.critic.td_sweep(slots, targets, gamma=cfg.gamma, alphas=alphas)
         q = self.critic.values[slots]                                      # (T+1, R, n)
         self.critic.commit()
-        q_pad = np.concatenate([q, np.zeros((T + 1, R, 1))], axis=-1)
-        weight = q_pad[..., self._nbr].sum(axis=-1) * (self._discount / n)[:, None, None]
+        # 4. actor
+        self._actor_update(q, eta, probs_tab, phi, code_buf, act_buf)
+        self.iteration += 1
+
+    def _actor_update(self, q: np.ndarray, eta: float, probs_tab: np.ndarray, phi: np.ndarray, code_buf: np.ndarray, act_buf: np.ndarray) -> None:
+        """The actor step: ``theta_i += eta * sum_t weight_i(t) * phi_i * grad_logits log pi_i``.
+
+        ``weight_i(t)`` is ``gamma^t (1/n) sum_{j in N_i} Q_j(x^j_t)`` for the reference
+        actor and ``gamma^t (1/|N_i|) sum_{j in N_i} (Q_j - b_j)`` for the advantage actor
+        (:meth:`rl.advantage.AdvantageWeights.weights`, which also updates the running
+        baselines ``b_j``). Shapes: ``q``, ``code_buf``, ``act_buf`` ``(T+1, R, n)``;
+        ``probs_tab`` ``(R, n, S, A)``; ``phi`` ``(R, n, F)``.
+        """
+        T1, R, n = q.shape
+        if self.advantage is None:
+            q_pad = np.concatenate([q, np.zeros((T1, R, 1))], axis=-1)
+            weight = q_pad[..., self._nbr].sum(axis=-1) * (self._discount / n)[:, None, None]
+        else:
+            weight = self.advantage.weights(q, discount=self._discount)
+        n_actions = probs_tab.shape[-1]
         pi = probs_tab.reshape(-1, n_actions)[self._row_base + code_buf]   # (T+1, R, n, A)
         score = (np.arange(n_actions) == act_buf[..., None]) - pi          # d log pi / d logits
         contrib = weight[..., None, None] * phi[None, :, :, :, None] * score[..., None, :]
@@ -533,7 +611,6 @@ class GSACTrainer:
         index = self._grad_base[None] + (code_buf * (n_feat * n_actions))[..., None, None]
         grad = np.bincount(index.ravel(), weights=contrib.ravel(), minlength=self.theta.size)
         self.theta += eta * grad.reshape(self.theta.shape)
-        self.iteration += 1
 
     def _policy_codes(self, states: np.ndarray) -> np.ndarray:
         if self._code_matrix is not None:          # small systems: one integer product is cheapest
@@ -649,6 +726,10 @@ class GSACTrainer:
                 "n_runs": self.n_runs,
                 "train_rng": self._streams.state(),
                 "eval_rng": [g.bit_generator.state for g in self._eval_gens]}
+        if self.advantage is not None:
+            adv_arrays, adv_meta = self.advantage.state_dict()
+            arrays.update({f"advantage_{k}": v for k, v in adv_arrays.items()})
+            meta["advantage"] = adv_meta
         return {"arrays": arrays, "metadata": meta}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -664,6 +745,9 @@ class GSACTrainer:
         self.theta = theta.copy()
         self.critic.load_state_dict({"table": meta["critic_table"],
                                      **{k[len("critic_"):]: v for k, v in arrays.items() if k.startswith("critic_")}})
+        if self.advantage is not None:
+            self.advantage.load_state_dict({k[len("advantage_"):]: v for k, v in arrays.items()
+                                            if k.startswith("advantage_")}, meta["advantage"])
         self._streams.set_state(meta["train_rng"])
         for g, s in zip(self._eval_gens, meta["eval_rng"]):
             g.bit_generator.state = s

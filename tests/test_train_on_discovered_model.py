@@ -22,7 +22,8 @@ def trained_on_model():
     graph = LocalDiscovery().fit(data).graph_
     model = DiscoveredModel(graph).fit(data)
     w = np.tile(np.asarray(SOURCES)[:, None], (1, env.n_agents))
-    result = train_gsac(model, graph, GSACConfig(), iterations=2000, domain_factors=w, w_hat=w, rng=5)
+    result = train_gsac(model, graph, GSACConfig(gamma=0.7, horizon=10), iterations=2000, domain_factors=w, w_hat=w,
+                        rng=5)
     return env, graph, result.policies[0]
 
 

@@ -75,6 +75,10 @@ class DomainsSection:
 
     sources: tuple[float, ...] = _opt((0.2, 0.5, 0.8), "domain factors of the source domains", low=0.0, high=1.0)
     target: float = _opt(0.65, "domain factor of the unseen target domain", low=0.0, high=1.0)
+    estimator: Literal["principal", "latent"] = _opt(
+        "principal", "domain-factor estimator: principal axis of the conditional probabilities (on the w "
+        "scale for the built-in systems) or per-agent latent factor by likelihood (its own scale; for "
+        "conditional domain changes)")
 
 
 @dataclass(frozen=True)
@@ -113,7 +117,10 @@ class TrainSection:
     runs: int = _opt(5, "independent runs (seeds) per method, trained together", low=1, high=64)
     eval_points: int = _opt(10, "evaluations along the training curve", low=1, high=1000)
     eval_episodes: int = _opt(400, "rollouts per evaluation", low=2)
-    actor_lr: float = _opt(5.0, "actor step size eta", low=0.0, low_open=True)
+    actor: Literal["advantage", "reference"] = _opt("advantage", "actor: advantages with reward normalisation "
+                                                    "(scale-free) or the reference SAC actor (raw Q)")
+    actor_lr: float = _opt(5.0, "actor step size eta (the advantage actor's step is eta / sum_t gamma^t)",
+                           low=0.0, low_open=True)
     gamma: float = _opt(0.7, "discount factor", low=0.0, high=1.0)
     critic: Literal["persistent", "reset"] = _opt("persistent", "critic table kept across iterations or reset")
     fa_iterations: int = _opt(20, "lqr: iterations of function-approximation GSAC (each fa_episodes episodes)",

@@ -41,6 +41,7 @@ import numpy as np
 from causalnet.data import Transitions
 from causalnet.discovery import LocalDiscovery, hops_warning
 from causalnet.domain_factors import DomainFactorEstimator
+from causalnet.domain_factors_latent import LatentDomainFactorEstimator
 from causalnet.graph import FactoredGraph
 from causalnet.io import atomic_write_json, json_ready
 from causalnet_cli.pipeline.config import RunConfig
@@ -51,7 +52,7 @@ logger = logging.getLogger(__name__)
 
 #: Fixed stream id of each stage (``SeedSequence([seed, id])``); never renumber.
 STAGE_SEEDS: dict[str, int] = {"collect": 1, "domain_factors": 2, "train:gsac": 3, "train:sac-mtl": 4,
-                               "train:sac-ft": 5, "adapt": 6}
+                               "train:sac-ft": 5, "adapt": 6, "latent_bootstrap": 7, "latent_reference": 8}
 META_METHODS = ("gsac", "sac-mtl", "sac-ft")
 
 
@@ -123,8 +124,10 @@ class PipelineContext:
         """Graph whose ACRs GSAC uses (``train.graph``)."""
         return self.learned() if self.config.train.graph == "learned" else self.truth()
 
-    def estimator(self) -> DomainFactorEstimator:
-        """Domain-factor estimator fitted on the source data with the training graph."""
+    def estimator(self):
+        """Domain-factor estimator (``domains.estimator``) fitted on the source data with the training graph."""
+        if self.config.domains.estimator == "latent":
+            return LatentDomainFactorEstimator(self.training_graph(), rng=self.seed("latent_bootstrap")).fit(self.data())
         return DomainFactorEstimator(self.training_graph()).fit(self.data())
 
     def source_factors(self) -> np.ndarray:
@@ -227,19 +230,47 @@ def stage_domain_factors(ctx: PipelineContext) -> list[Path]:
     cfg = ctx.config
     graph = ctx.training_graph()
     data = ctx.data()
-    estimator = DomainFactorEstimator(graph).fit(data)
+    estimator = ctx.estimator()
     result = _domain_factor_result(estimator, data)
     result["graph"] = cfg.train.graph
+    result["estimator"] = cfg.domains.estimator
     if not result["agents_with_factor"]:
         raise ValueError("the learned graph has no domain edge, so no domain factor can be estimated: collect "
                          "more data (data.episodes) or set train.graph = \"true\"")
     ctx.echo(f"estimation error of the target factor {cfg.domains.target} over {cfg.analysis.error_repeats} "
              f"repeats at T_a in {list(cfg.analysis.error_trajectories)}")
+    reference = _target_reference(ctx, estimator)
+    if reference is not None:
+        result["target_reference"] = {"w_hat": reference, "episodes": cfg.data.episodes,
+                                      "meaning": "the latent estimator's estimate from data.episodes target "
+                                                 "episodes: the target factor on the estimator's scale"}
     result["error_curve"] = factor_error_curve(estimator, ctx.env, cfg.domains.target,
                                                trajectories=list(cfg.analysis.error_trajectories),
                                                repeats=cfg.analysis.error_repeats, horizon=cfg.data.horizon,
-                                               rng=ctx.seed("domain_factors"), progress=ctx.progress)
+                                               rng=ctx.seed("domain_factors"), progress=ctx.progress,
+                                               reference=reference)
     return [ctx.write_json("domain_factors.json", result)]
+
+
+def _target_reference(ctx: PipelineContext, estimator) -> np.ndarray | None:
+    """The target factor on the estimator's scale: None for the principal estimator (the w scale),
+    else the latent estimate from ``data.episodes`` uniform-policy target episodes."""
+    if ctx.config.domains.estimator != "latent":
+        return None
+    from rl.adaptation import estimate_target_factor
+
+    return estimate_target_factor(estimator, ctx.env, ctx.target_factor(), trajectories=ctx.config.data.episodes,
+                                  horizon=ctx.config.data.horizon, rng=ctx.seed("latent_reference"))[0]
+
+
+def _target_w_hat(ctx: PipelineContext) -> np.ndarray:
+    """What the agents see in the target when evaluated along training: the true factor, or its
+    large-sample latent estimate (``domains.estimator = "latent"``)."""
+    ref = ctx.read_json("domain_factors.json").get("target_reference")
+    if ref is None:
+        return ctx.target_factor()
+    w = np.array([np.nan if v is None else float(v) for v in ref["w_hat"]], dtype=np.float64)
+    return _filled_w_hat(w[None])[0]
 
 
 def _source_w_hat(ctx: PipelineContext) -> np.ndarray:
@@ -253,7 +284,7 @@ def _gsac_config(ctx: PipelineContext):
 
     t = ctx.config.train
     return GSACConfig(kappa=ctx.config.acr.kappa, gamma=t.gamma, horizon=ctx.config.data.horizon,
-                      actor_lr=t.actor_lr, critic=t.critic)
+                      actor_lr=t.actor_lr, critic=t.critic, actor=t.actor)
 
 
 def _train(ctx: PipelineContext, method: str) -> list[Path]:
@@ -275,8 +306,9 @@ def _train(ctx: PipelineContext, method: str) -> list[Path]:
     ctx.echo(f"meta-training {method}: {t.iterations} iterations x {t.runs} runs, evaluated every {every} in the "
              f"target domain ({cfg.domains.target})")
     target = ctx.target_factor()
+    eval_w_hat = _target_w_hat(ctx) if method in ("gsac", "sac-mtl") else target
     result = trainer.run(t.iterations, eval_every=every, eval_episodes=t.eval_episodes,
-                         eval_env=env.with_domain_factor(target), eval_w_hat=target, progress=ctx.progress)
+                         eval_env=env.with_domain_factor(target), eval_w_hat=eval_w_hat, progress=ctx.progress)
     summary = summarize_training(result).to_dict()
     summary.update({"method": method, "iterations_done": int(result.iterations),
                     "critic_entries": int(result.critic_entries), "train_seconds": result.train_seconds,
@@ -334,7 +366,7 @@ def stage_adapt(ctx: PipelineContext) -> list[Path]:
                                horizon=cfg.data.horizon, rng=seeds[2], n_runs=runs)
     out = curves.to_dict()
     out["target_estimates"] = {"trajectories": cfg.adapt.trajectories, "w_hat": w_target,
-                               "mean_abs_error": float(np.nanmean(np.abs(w_target - target)))}
+                               "mean_abs_error": float(np.nanmean(np.abs(w_target - _target_w_hat(ctx))))}
     files = [ctx.write_json("adaptation.json", out)]
     for method in cfg.train.methods:
         m = methods[method]

@@ -39,6 +39,10 @@ class NetworkedEnv(ABC):
 
     spec: NetworkSpec
     domain_factor: np.ndarray
+    #: Discount and horizon the system is meant to be trained with; trainers fill an unset
+    #: ``GSACConfig.gamma`` / ``horizon`` from them. ``None``: the user must give them.
+    default_gamma: float | None = None
+    default_horizon: int | None = None
 
     # ----------------------------------------------------------- dynamics
     @abstractmethod

@@ -341,6 +341,9 @@ class SyntheticNetworkEnv(NetworkedEnv):
     ((3, 8), (3, 4))
     """
 
+    default_gamma = 0.7
+    default_horizon = 10
+
     def __init__(self, graph: nx.Graph | None = None, *, n_agents: int | None = None,
                  topology: Topology | None = None, max_degree: int = 4,
                  state_dims: int | Sequence[int] = 2, state_cardinality: int | Sequence[int] = 2,

@@ -118,6 +118,9 @@ class WirelessAccessEnv(NetworkedEnv):
     ((2, 48), (2, 24))
     """
 
+    default_gamma = 0.7
+    default_horizon = 10
+
     def __init__(self, height: int = 3, width: int = 4, *, users_per_vertex: int = 2, deadline: int = 2,
                  arrival: float | np.ndarray = 0.5, transmit: TransmitSpec | np.ndarray = "random") -> None:
         for name, value, least in (("height", height, 2), ("width", width, 2),
