@@ -127,8 +127,8 @@ def run_grid(grid: int, *, sources: Sequence[float] = SOURCES, targets: Sequence
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if lfs_iterations <= early_episodes:
         raise ValueError(f"lfs_iterations ({lfs_iterations}) must exceed early_episodes ({early_episodes})")
-    config = GSACConfig() if config is None else config
     env = WirelessAccessEnv.from_grid(grid)
+    config = (GSACConfig() if config is None else config).resolved(env)
     graph = env.true_graph()
     n = env.n_agents
     est_seq, gsac_seq, mtl_seq, lfs_seq, eval_seq = np.random.SeedSequence([seed, grid]).spawn(5)

@@ -25,14 +25,14 @@ import os
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from typing import Any, Literal, Sequence
 
 import numpy as np
 
-from causalnet.citests import (CITestFactory, ContingencyTest, FisherZTest, causallearn_test)
+from causalnet.citests import CITestFactory
 from causalnet.data import Transitions
-from causalnet.discovery_core import EliminationResult, EncodedData, NodeKey, eliminate_candidates
+from causalnet.discovery_core import EliminationResult, EncodedData
+from causalnet.discovery_worker import Chunk, Job, Settings, run_chunk
 from causalnet.errors import CausalnetError
 from causalnet.graph import FactoredGraph
 
@@ -40,9 +40,12 @@ __all__ = ["DiscoveryError", "LocalDiscovery", "check_discovery_params", "hops_w
 
 logger = logging.getLogger(__name__)
 
-CITestOption = Literal["gsq", "chisq", "fisherz", "kci"]
+CITestOption = Literal["auto", "gsq", "chisq", "fisherz", "regression", "additive", "kci", "fastkci", "rcit"]
 Backend = Literal["fast", "causal-learn"]
-_TEST_NAMES = ("gsq", "chisq", "fisherz", "kci")
+_TEST_NAMES = ("auto", "gsq", "chisq", "fisherz", "regression", "additive", "kci", "fastkci", "rcit")
+_RAW_TESTS = ("fisherz", "regression", "additive", "kci", "fastkci", "rcit")
+#: test chosen by ``ci_test="auto"`` for a block with a continuous column
+AUTO_CONTINUOUS_TEST = "additive"
 _MIN_AGENTS_FOR_PROCESSES = 8
 
 
@@ -72,88 +75,6 @@ def check_discovery_params(*, alpha: Any, ci_test: Any, max_cond_size: Any,
         raise ValueError(f"min_samples_per_cell must be a number >= 0, got {min_samples_per_cell!r}")
 
 
-@dataclass
-class _Job:
-    """One target: its column and its candidate columns (indices into a chunk's arrays)."""
-
-    target: int
-    candidates: list[int]
-    test_name: str          # resolved per target: gsq/chisq/fisherz/kci or "factory"
-
-
-@dataclass
-class _Chunk:
-    """The data a worker needs for a group of agents."""
-
-    codes: np.ndarray               # (N, m) codes of the chunk's columns
-    cards: np.ndarray               # (m,)
-    raw: np.ndarray | None          # (N, m) float values, when some job needs them
-    keys: list[NodeKey]
-    jobs: list[_Job]
-
-
-@dataclass(frozen=True)
-class _Settings:
-    alpha: float
-    max_cond_size: int | None
-    backend: str
-    factory: CITestFactory | None
-    min_samples_per_cell: float
-
-
-def _make_test(chunk: _Chunk, job: _Job, block: list[int], settings: _Settings):
-    """The CI test for one target's block, and a function flagging underpowered tests."""
-    n = chunk.codes.shape[0]
-    name = job.test_name
-    if name == "factory":
-        data = chunk.raw[:, block] if chunk.raw is not None else chunk.codes[:, block].astype(np.float64)
-        return settings.factory(data, [chunk.keys[j] for j in block]), None
-    if name in ("gsq", "chisq"):
-        cards = chunk.cards[block]
-        need = settings.min_samples_per_cell
-
-        def underpowered(x: int, y: int, s: tuple[int, ...]) -> bool:
-            return n < need * int(np.prod(cards[[x, y, *s]]))
-
-        codes = chunk.codes[:, block].astype(np.int64)
-        if settings.backend == "fast":
-            return ContingencyTest(codes, cards, statistic=name), underpowered
-        return causallearn_test(codes, name), underpowered
-    raw = chunk.raw[:, block]
-    if name == "fisherz":
-        need = settings.min_samples_per_cell
-
-        def underpowered_z(x: int, y: int, s: tuple[int, ...]) -> bool:
-            return n - len(s) - 3 < need
-
-        if settings.backend == "fast":
-            return FisherZTest(raw), underpowered_z
-        return causallearn_test(raw, "fisherz"), underpowered_z
-    return causallearn_test(raw, name), None
-
-
-def _run_chunk(chunk: _Chunk, settings: _Settings) -> list[EliminationResult]:
-    """Parent selection for every target of a chunk (the unit of work of a process)."""
-    out = []
-    for job in chunk.jobs:
-        block = [job.target, *job.candidates]
-        if not job.candidates:
-            out.append(EliminationResult([], {}, {}, 0, 0))
-            continue
-        test, underpowered = _make_test(chunk, job, block, settings)
-        res = eliminate_candidates(test, range(1, len(block)), alpha=settings.alpha,
-                                   max_cond_size=settings.max_cond_size, target=0,
-                                   underpowered=underpowered)
-        # back to chunk-local columns
-        local = lambda j: block[j]
-        out.append(EliminationResult(
-            parents=[local(j) for j in res.parents],
-            pvalues={local(j): p for j, p in res.pvalues.items()},
-            sepsets={local(j): tuple(local(c) for c in s) for j, s in res.sepsets.items()},
-            n_tests=res.n_tests, n_underpowered=res.n_underpowered))
-    return out
-
-
 class LocalDiscovery:
     """Learn the factored transition graph by local, constraint-based parent selection.
 
@@ -162,11 +83,18 @@ class LocalDiscovery:
     alpha : float
         Significance level of every CI test (a candidate is removed when a test
         gives ``p > alpha``).
-    ci_test : {"gsq", "chisq", "fisherz", "kci"} or callable
+    ci_test : {"gsq", "auto", "chisq", "fisherz", "regression", "additive", "kci", "fastkci", "rcit"} or callable
         The conditional-independence test. ``gsq``/``chisq`` apply to targets whose
         block (target and candidates) is all discrete; a block with a continuous
-        column falls back to ``fisherz`` (recorded in ``ci_tests_``). ``fisherz``
-        and ``kci`` use the original values. A callable is a test factory
+        column falls back to ``fisherz`` (recorded in ``ci_tests_``; a
+        ``UserWarning`` when continuous *state* columns are involved, because
+        fisherz uses the domain label as a number). ``auto`` picks ``gsq`` for an
+        all-discrete block and ``additive`` otherwise. ``regression`` / ``additive``
+        are :class:`causalnet.citests_regression.RegressionTest` with a linear /
+        spline basis (domain and actions indicator-coded; mean, slope and
+        variance shifts detected). ``fisherz``, ``kci``, ``fastkci`` and ``rcit``
+        use the original values (the last three through causal-learn; see
+        ``docs/discovery.md`` for their cost). A callable is a test factory
         ``factory(data, columns) -> test`` with ``test(x, y, S) -> p``, called once
         per target on the block ``[target, candidates...]`` (columns are node keys
         ``(name, 1)`` for the target, ``(name, 0)`` for time t); see
@@ -309,9 +237,9 @@ class LocalDiscovery:
             logger.warning(msg)
             self.warnings_.append(msg)
 
-        settings = _Settings(float(self.alpha), None if self.max_cond_size is None else int(self.max_cond_size),
+        settings = Settings(float(self.alpha), None if self.max_cond_size is None else int(self.max_cond_size),
                              self.backend, self.ci_test if callable(self.ci_test) else None,
-                             float(self.min_samples_per_cell))
+                             float(self.min_samples_per_cell), spec.domain_name)
         workers = self._n_workers(spec.n_agents)
         chunks, chunk_targets = self._make_chunks(enc, per_agent, workers)
         results = self._run(chunks, settings, workers, progress=bool(self.progress))
@@ -323,7 +251,10 @@ class LocalDiscovery:
     def _resolve_test(self, enc: EncodedData, block: Sequence[int]) -> str:
         if callable(self.ci_test):
             return "factory"
-        if self.ci_test in ("gsq", "chisq") and not all(enc.discrete[j] for j in block):
+        discrete = all(enc.discrete[j] for j in block)
+        if self.ci_test == "auto":
+            return "gsq" if discrete else AUTO_CONTINUOUS_TEST
+        if self.ci_test in ("gsq", "chisq") and not discrete:
             return "fisherz"
         return str(self.ci_test)
 
@@ -345,17 +276,17 @@ class LocalDiscovery:
             need_raw = False
             for t, cands, _ in jobs_global:
                 name = self._resolve_test(enc, [t, *cands])
-                need_raw |= name in ("fisherz", "kci") or (name == "factory" and not enc.discrete[[t, *cands]].all())
+                need_raw |= name in _RAW_TESTS or (name == "factory" and not enc.discrete[[t, *cands]].all())
                 cand_local = [] if enc.constant[t] else [local[c] for c in cands]
-                jobs.append(_Job(local[t], cand_local, name))
+                jobs.append(Job(local[t], cand_local, name))
             raw = np.column_stack([enc.raw(c) for c in cols]) if need_raw else None
-            chunks.append(_Chunk(np.asarray(enc.codes[:, cols]), enc.cards[cols], raw,
+            chunks.append(Chunk(np.asarray(enc.codes[:, cols]), enc.cards[cols], raw,
                                  [enc.keys[c] for c in cols], jobs))
             chunk_targets.append((cols, jobs_global))
         return chunks, chunk_targets
 
     @staticmethod
-    def _run(chunks: list[_Chunk], settings: _Settings, workers: int, *,
+    def _run(chunks: list[Chunk], settings: Settings, workers: int, *,
              progress: bool = False) -> list[list[EliminationResult]]:
         bar = None
         if progress:
@@ -363,13 +294,13 @@ class LocalDiscovery:
             bar = tqdm(total=sum(len(c.jobs) for c in chunks), desc="discovery", unit="target")
         try:
             if len(chunks) == 1:
-                results = [_run_chunk(chunks[0], settings)]
+                results = [run_chunk(chunks[0], settings)]
                 if bar is not None:
                     bar.update(len(chunks[0].jobs))
                 return results
             results = []
             with ProcessPoolExecutor(max_workers=min(len(chunks), workers)) as pool:
-                for chunk, res in zip(chunks, pool.map(_run_chunk, chunks, [settings] * len(chunks))):
+                for chunk, res in zip(chunks, pool.map(run_chunk, chunks, [settings] * len(chunks))):
                     results.append(res)
                     if bar is not None:
                         bar.update(len(chunk.jobs))
@@ -412,7 +343,16 @@ class LocalDiscovery:
         if fallback:
             msg = (f"{len(fallback)} target(s) have continuous columns in their block and were tested "
                    f"with fisherz instead of {self.ci_test}: {fallback[:10]}")
-            logger.info(msg)
+            states = [t for t in fallback if spec.kind(t) == "state"]
+            if states:
+                # a discrete test asked of continuous state data: documented warning
+                msg += ("; ci_test={!r} is a discrete test, and fisherz uses the domain label as a number "
+                        "(it misses non-monotone mean shifts and variance-only shifts): use ci_test='auto' "
+                        "or 'additive' for continuous states").format(self.ci_test)
+                warnings.warn(msg, UserWarning, stacklevel=3)
+                self.warnings_.append(msg)
+            else:
+                logger.info(msg)
 
 
 def require_transitions(transitions: Transitions) -> None:

@@ -83,6 +83,9 @@ class GlobalDiscovery:
         if callable(self.ci_test):
             raise ValueError("ci_test must be a causal-learn test name for GlobalDiscovery, not a callable")
         check_discovery_params(alpha=self.alpha, ci_test=self.ci_test, max_cond_size=self.max_cond_size)
+        if self.ci_test in ("regression", "additive"):
+            raise ValueError(f"ci_test={self.ci_test!r} is available for LocalDiscovery only; GlobalDiscovery "
+                             "takes causal-learn's tests (gsq, chisq, fisherz, kci, fastkci, rcit) or 'auto'")
         require_transitions(transitions)
         from causallearn.graph.GraphNode import GraphNode
         from causallearn.utils.PCUtils.BackgroundKnowledge import BackgroundKnowledge
@@ -100,7 +103,11 @@ class GlobalDiscovery:
         if dropped:
             logger.warning("GlobalDiscovery drops %d constant column(s): %s", len(dropped), dropped[:10])
         self.constant_columns_ = dropped
-        if self.ci_test in ("gsq", "chisq"):
+        test_name = self.ci_test
+        if test_name == "auto":   # gsq on discrete data, fisherz otherwise
+            test_name = "gsq" if all(enc.discrete[j] for j in keep) else "fisherz"
+        self.ci_test_used_ = test_name
+        if test_name in ("gsq", "chisq"):
             if not all(enc.discrete[j] for j in keep):
                 bad = [enc.name(j) for j in keep if not enc.discrete[j]][:5]
                 raise ValueError(f"ci_test={self.ci_test!r} needs discrete columns; continuous: {bad}; "
@@ -118,11 +125,11 @@ class GlobalDiscovery:
         with contextlib.redirect_stderr(io.StringIO()):
             if self.method == "pc" or not has_domain:
                 from causallearn.search.ConstraintBased.PC import pc
-                cg = pc(data, self.alpha, self.ci_test, stable=True, background_knowledge=bk,
+                cg = pc(data, self.alpha, test_name, stable=True, background_knowledge=bk,
                         node_names=names, max_k=max_k, show_progress=False)
             else:
                 from causallearn.search.ConstraintBased.CDNOD import cdnod
-                cg = cdnod(data[:, :-1], data[:, -1:], self.alpha, self.ci_test, stable=True,
+                cg = cdnod(data[:, :-1], data[:, -1:], self.alpha, test_name, stable=True,
                            background_knowledge=bk, show_progress=False)
         self.causal_graph_ = cg
         graph = cg.G.graph

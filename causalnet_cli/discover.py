@@ -37,6 +37,7 @@ from causalnet.data import Transitions
 from causalnet.discovery import LocalDiscovery, hops_warning
 from causalnet.discovery_global import GlobalDiscovery
 from causalnet.domain_factors import DomainFactorEstimator
+from causalnet.domain_factors_continuous import ContinuousDomainFactorEstimator, make_domain_factor_estimator
 from causalnet.graph import FactoredGraph, GraphError
 from causalnet.graph_metrics import EDGE_TYPES, compare_graphs
 from causalnet.io import atomic_write_json, json_ready
@@ -54,7 +55,7 @@ HELP = "discover the factored transition graph, domain factors and ACRs from dat
 DEFAULT_TRAJECTORIES = 20_000
 #: ``--method`` choices.
 METHODS = ("local", "global-pc", "cdnod")
-_CI_TESTS = ("gsq", "chisq", "fisherz", "kci")
+_CI_TESTS = ("auto", "gsq", "chisq", "fisherz", "regression", "additive", "kci", "fastkci", "rcit")
 _FILES = {"graph": "graph.json", "acr": "acr.json", "domain_factors": "domain_factors.json",
           "structure_metrics": "structure_metrics.json", "config": "discovery_config.json"}
 _DATA_STEM = "data"
@@ -105,8 +106,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                            "global-pc / cdnod: causal-learn's PC with tiers / CD-NOD over all variables "
                            "(default local)")
     disc.add_argument("--alpha", type=float, default=0.001, help="significance level (default 0.001)")
-    disc.add_argument("--ci-test", choices=_CI_TESTS, default="gsq",
-                      help="conditional-independence test (default gsq)")
+    disc.add_argument("--ci-test", choices=_CI_TESTS, default="auto",
+                      help="conditional-independence test (default auto: gsq on discrete data, additive regression test on continuous data)")
     disc.add_argument("--max-cond-size", type=_optional_int, default=2, metavar="K",
                       help="largest conditioning set, or 'none' (default 2)")
     disc.add_argument("--hops", type=_optional_int, default=1, metavar="K",
@@ -255,17 +256,22 @@ def _acr_result(graph: FactoredGraph, truth: FactoredGraph | None, kappa: int) -
 def _domain_factor_result(est: DomainFactorEstimator, data: Transitions) -> dict[str, Any]:
     """JSON summary of an estimator fitted on ``data``: per-domain ``w_hat`` beside the true factors."""
     true = data.domain_factors
+    continuous = isinstance(est, ContinuousDomainFactorEstimator)  # w_hat: a score, not on the factor's scale
     domains = []
     for m in range(est.w_hat_.shape[0]):
         row: dict[str, Any] = {"domain": m, "w_hat": est.w_hat_[m], "stderr": est.stderr_[m],
                                "true": None if true is None else true[m]}
-        if true is not None:
+        if true is not None and not continuous:
             err = np.abs(est.w_hat_[m] - true[m])
             row["max_abs_error"] = float(np.nanmax(err)) if np.isfinite(err).any() else None
         domains.append(row)
     agents = [i for i in range(est.w_hat_.shape[1]) if np.isfinite(est.w_hat_[:, i]).all()]
-    return {"affected": est.affected_, "agents_with_factor": agents,
-            "true_factors_known": true is not None, "domains": domains}
+    out = {"affected": est.affected_, "agents_with_factor": agents,
+           "true_factors_known": true is not None, "domains": domains}
+    if continuous:
+        out["estimator"] = "continuous"
+        out["changing_parameters"] = est.changing_
+    return out
 
 
 def discover(args: argparse.Namespace) -> dict[str, Any]:
@@ -313,7 +319,7 @@ def discover(args: argparse.Namespace) -> dict[str, Any]:
         captured += [str(w.message) for w in caught]
         graph = estimator.graph_
         with stages.run("domain factors"):
-            factors = _domain_factor_result(DomainFactorEstimator(graph).fit(data), data)
+            factors = _domain_factor_result(make_domain_factor_estimator(graph).fit(data), data)
         with stages.run("acr"):
             acr = _acr_result(graph, truth, args.kappa)
         metrics = None if truth is None else compare_graphs(graph, truth)

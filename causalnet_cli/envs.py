@@ -55,6 +55,8 @@ class EnvKind:
     help: str
     add_arguments: Callable[[argparse._ArgumentGroup], None]
     build: Callable[[argparse.Namespace], NetworkedEnv]
+    uses_flags_of: tuple[str, ...] = ()
+    """Other kinds whose flags this kind also reads (e.g. synthetic-continuous reads --agents)."""
 
 
 ENV_KINDS: dict[str, EnvKind] = {}
@@ -87,6 +89,8 @@ def check_env_kind_flags(args: argparse.Namespace) -> None:
     """Refuse flags of an environment kind other than ``args.env`` (they would be silently ignored)."""
     owned: dict[str, dict[str, tuple[Any, str]]] = getattr(args, "_env_kind_flags", {})
     mine = set(owned.get(args.env, {}))
+    for shared in getattr(ENV_KINDS.get(args.env), "uses_flags_of", ()):
+        mine |= set(owned.get(shared, {}))
     for kind, flags in owned.items():
         if kind == args.env:
             continue
@@ -317,3 +321,46 @@ register_env_kind(EnvKind(
     build=_lqr_build,
 ))
 CONTINUOUS_KINDS.add("lqr")
+
+
+# ------------------------------------------------------------------ synthetic-continuous
+def _synthetic_continuous_arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--mechanism", choices=["linear", "nonlinear", "mixed"], default="linear",
+                       help="synthetic-continuous: linear-Gaussian or nonlinear additive-noise mechanisms "
+                            "(default linear); --agents --topology --max-degree --state-dims "
+                            "--action-cardinality --env-seed as for synthetic")
+
+
+def _synthetic_continuous_build(args: argparse.Namespace):
+    from rl.envs.synthetic_continuous import SyntheticContinuousEnv
+
+    n = args.agents
+    if n < 1:
+        raise ValueError(f"--agents: must be an integer >= 1, got {n}")
+    if args.max_degree < 2:
+        raise ValueError(f"--max-degree: must be an integer >= 2, got {args.max_degree}")
+    if args.env_seed < 0:
+        raise ValueError(f"--env-seed: must be an integer >= 0, got {args.env_seed}")
+    if str(args.state_cardinality) != "2":
+        raise ValueError("--state-cardinality does not apply to --env synthetic-continuous (its states are "
+                         "continuous)")
+    dims = parse_int_list(args.state_dims, "--state-dims")
+    _check_counts(dims, n, "--state-dims", "agent", 1)
+    a_cards = parse_int_list(args.action_cardinality, "--action-cardinality")
+    _check_counts(a_cards, n, "--action-cardinality", "agent", 2)
+    try:
+        return SyntheticContinuousEnv(n_agents=n, topology=args.topology, max_degree=args.max_degree,
+                                      state_dims=dims, action_cardinality=a_cards, mechanism=args.mechanism,
+                                      rng=args.env_seed)
+    except ValueError as exc:
+        raise ValueError(f"--env synthetic-continuous: cannot build the environment: {exc}") from exc
+
+
+register_env_kind(EnvKind(
+    name="synthetic-continuous",
+    help="continuous states, discrete actions, known masks and domain shifts (rl.envs.SyntheticContinuousEnv); "
+         "shares the synthetic flags",
+    add_arguments=_synthetic_continuous_arguments,
+    build=_synthetic_continuous_build,
+    uses_flags_of=("synthetic",),
+))

@@ -57,7 +57,7 @@ def _opt(default: Any, help: str, *, low: float | None = None, high: float | Non
 class EnvSection:
     """The networked system the pipeline runs on."""
 
-    kind: Literal["wireless", "synthetic", "lqr"] = _opt("wireless", "environment family")
+    kind: Literal["wireless", "synthetic", "synthetic-continuous", "lqr"] = _opt("wireless", "environment family")
     grid: int = _opt(3, "wireless: grid x grid access points, one user on each of the (grid+1)^2 vertices",
                      low=1, high=31)
     deadline: int = _opt(2, "wireless: packet deadline (state coordinates per user)", low=1, high=8)
@@ -67,6 +67,8 @@ class EnvSection:
     env_seed: int = _opt(0, "synthetic: seed of the graph, masks and tables", low=0)
     distractors: int = _opt(2, "lqr: distractor coordinates per agent (cost-free, outside every ACR)", low=0, high=8)
     lqr_domain: Literal["load", "coupling"] = _opt("load", "lqr: what the domain factor sets")
+    mechanism: Literal["linear", "nonlinear", "mixed"] = _opt(
+        "linear", "synthetic-continuous: linear-Gaussian or nonlinear additive-noise mechanisms")
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,8 @@ class DiscoverySection:
 
     alpha: float = _opt(0.001, "significance level of the conditional-independence tests",
                         low=0.0, high=1.0, low_open=True, high_open=True)
-    ci_test: Literal["gsq", "chisq"] = _opt("gsq", "conditional-independence test")
+    ci_test: Literal["auto", "gsq", "chisq", "regression", "additive"] = _opt(
+        "auto", "conditional-independence test (auto: gsq on discrete data, additive on continuous data)")
     max_cond_size: int = _opt(2, "largest conditioning set", low=0, high=8)
     n_jobs: int = _opt(2, "worker processes", low=1, high=256)
 
