@@ -181,3 +181,16 @@ def test_continuous_actions_in_spec_and_data():
     discrete = default_spec(2, [(0, 1)], 1, None, 2)
     with pytest.raises(TransitionsFormatError, match="must hold integers"):
         Transitions(discrete, states=z, actions=np.full((3, 2), 0.25), **rows)
+
+
+def test_discovery_recovers_the_lqr_graph():
+    """Continuous actions enter the regression test as numbers (not categories): exact rewards' parents."""
+    from causalnet.discovery import LocalDiscovery
+
+    env = NetworkedLQREnv(4, distractors=1)
+    data = collect_transitions(env, None, episodes=150, horizon=10, domain_factors=[0.2, 0.5, 0.8], rng=0)
+    graph = LocalDiscovery(alpha=0.001, ci_test="auto", max_cond_size=2, n_jobs=1).fit(data).graph_
+    truth = env.true_graph()
+    for i in range(4):
+        assert graph.parents[f"r{i}"] == truth.parents[f"r{i}"]
+        assert graph.parents[f"s{i}_0"] == truth.parents[f"s{i}_0"]
