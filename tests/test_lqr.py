@@ -188,7 +188,7 @@ def test_discovery_recovers_the_lqr_graph():
     from causalnet.discovery import LocalDiscovery
 
     env = NetworkedLQREnv(4, distractors=1)
-    data = collect_transitions(env, None, episodes=150, horizon=10, domain_factors=[0.2, 0.5, 0.8], rng=0)
+    data = collect_transitions(env, None, episodes=300, horizon=10, domain_factors=[0.2, 0.5, 0.8], rng=0)
     graph = LocalDiscovery(alpha=0.001, ci_test="auto", max_cond_size=2, n_jobs=1).fit(data).graph_
     truth = env.true_graph()
     for i in range(4):
