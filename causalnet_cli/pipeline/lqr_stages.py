@@ -1,7 +1,8 @@
 """The stages of ``causalnet run`` that differ for the networked LQR benchmark (``env.kind = "lqr"``).
 
-Collection, discovery and the ACRs are the shared stages (discovery tests continuous
-columns with Fisher-z). The others are replaced:
+Collection, discovery and the ACRs are the shared stages (discovery tests the continuous
+columns, actions included, with the test ``discovery.ci_test`` selects). The others are
+replaced:
 
 * ``domain_factors`` -- for every domain-affected coordinate, ordinary least squares
   of its next value on ``[1, discovered parents]`` in each source domain; the agent's
