@@ -206,7 +206,7 @@ def report_blocks(results: dict[str, Any], figures: dict[str, Path], agent: int)
                                      "graph. " if match is not None else "")
                                   + f"Mean value-ACR dimension {_fmt(m['acr']['mean_value_acr_dim'], 2)} against "
                                     f"{_fmt(m['acr']['mean_kappa_hop_dim'], 2)} coordinates in the kappa-hop "
-                                    "neighbourhood."),
+                                    "neighbourhood." + _policy_dims(acr["table"])),
                *_markdown_blocks(format_dimension_table(acr["table"], agent=agent)),
                Block("figure", f"Agent {agent}'s value ACR, policy ACR and kappa-hop neighbourhood on the "
                                "network layout.", path=fig["acr"]),
@@ -381,3 +381,14 @@ def build_report(folder: str | os.PathLike, *, agent: int | None = None) -> list
     page = atomic_write_text(folder / "report.html", render_html(blocks, folder))
     logger.info("report written to %s", md)
     return [*figures.values(), md, page]
+
+
+def _policy_dims(table: list[dict]) -> str:
+    """Sentence with the mean policy-ACR dimension against the 1-hop truncation (empty without the columns)."""
+    rows = [r for r in table if "policy_acr_dim" in r and "policy_kappa_hop_dim" in r]
+    if not rows:
+        return ""
+    pol = sum(r["policy_acr_dim"] for r in rows) / len(rows)
+    hop = sum(r["policy_kappa_hop_dim"] for r in rows) / len(rows)
+    return (f" Mean policy-ACR dimension (actor inputs) {pol:.2f} against {hop:.2f} coordinates of the "
+            "1-hop neighbourhood s_{N_i}.")

@@ -100,8 +100,12 @@ class LocalDiscovery:
         ``(name, 1)`` for the target, ``(name, 0)`` for time t); see
         :class:`causalnet.citests.DSeparationOracle`.
     max_cond_size : int or None
-        Largest conditioning set (None: no limit). The default 2 separates
-        non-parents that need at most two variables to be blocked.
+        Cap on the conditioning-set size (None: no cap). Levels grow while some
+        candidate still has at least ``level`` other adjacent candidates (PC's
+        stopping rule, read from the data), up to this cap. The default 4 separates
+        non-parents that need up to four variables to be blocked: a traffic queue has
+        up to seven parents and depth 2 leaves false edges there (F1 0.70 on a 3 x 3
+        grid, 1.00 with 4 on 2 x 2; see ``docs/discovery.md``).
     neighborhood_hops : int or None
         Candidates of agent ``i``'s targets are the state coordinates and actions of
         ``spec.neighborhood(i, neighborhood_hops)``; None means all agents.
@@ -159,7 +163,7 @@ class LocalDiscovery:
     """
 
     def __init__(self, *, alpha: float = 0.001, ci_test: CITestOption | CITestFactory = "gsq",
-                 max_cond_size: int | None = 2, neighborhood_hops: int | None = 1,
+                 max_cond_size: int | None = 4, neighborhood_hops: int | None = 1,
                  include_domain: bool = True, backend: Backend = "fast", n_jobs: int = 1,
                  min_samples_per_cell: float = 10, progress: bool = False) -> None:
         self.alpha = alpha

@@ -142,10 +142,17 @@ class NetworkSpec:
         """True when the actions are real-valued (every action cardinality is None)."""
         return all(c is None for c in self.action_cardinality)
 
+    @cached_property
+    def _agent_states(self) -> list[np.ndarray]:
+        owner = np.asarray(self.state_owner, dtype=np.int64)
+        order = np.argsort(owner, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=self.n_agents))])
+        return [order[bounds[i]:bounds[i + 1]] for i in range(self.n_agents)]
+
     def agent_state_indices(self, agent: int) -> np.ndarray:
-        """Column indices of the state coordinates owned by ``agent``."""
+        """Column indices of the state coordinates owned by ``agent`` (in increasing order)."""
         self._check_agent(agent)
-        return np.flatnonzero(np.asarray(self.state_owner) == agent)
+        return self._agent_states[agent].copy()
 
     # ------------------------------------------------------------------ graph
     @cached_property

@@ -6,10 +6,10 @@ and, worse, with its offset: adding a constant ``c`` to every reward adds about
 ``c / (1 - gamma)`` to every ``Q_j`` and pushes each visited action's logit by that
 amount, whatever the action's merit. The advantage actor removes both dependences:
 
-* **Running reward normalisation** (``reward_norm=True``): each run keeps the running
-  mean ``mu`` and standard deviation ``sigma`` of every reward it has seen (all agents
-  pooled, the current rollout included) and both critics learn from
-  ``(r - mu) / sigma``. An affine change of the rewards ``r -> a r + c`` (``a > 0``)
+* **Reward normalisation** (``reward_norm=True``): each run measures the mean ``mu`` and
+  standard deviation ``sigma`` of the rewards of its first ``window`` rollouts (all agents
+  pooled; the statistics grow rollout by rollout, then stay fixed so that the critic's
+  targets stop moving) and the critic learns from ``(r - mu) / sigma``. An affine change of the rewards ``r -> a r + c`` (``a > 0``)
   changes ``mu`` to ``a mu + c`` and ``sigma`` to ``a sigma``, so the normalised
   rewards, hence the whole run, are the same (up to rounding).
 * **Running baseline**: the actor of agent ``i`` uses ``Q_j(x_t) - b_j`` for its
@@ -113,7 +113,7 @@ class AdvantageWeights:
         ``N_i^kappa`` of every agent.
     n_runs : int
     reward_norm : bool
-        Normalise rewards by their running mean and standard deviation.
+        Normalise rewards by the mean and standard deviation of the first ``window`` rollouts.
     window : int
         The baseline ``b_j`` is a running mean of ``Q_j`` over the rollouts with weight
         ``max(1 / (k + 1), 1 / window)`` on rollout ``k``: a plain mean for the first
@@ -137,6 +137,7 @@ class AdvantageWeights:
         self.reward_norm = bool(reward_norm)
         self.window = int(window)
         self.moments = RunningMoments(n_runs)
+        self.norm_rollouts = 0
         self.baseline = np.zeros((n_runs, n))
         self.updates = 0
         width = max(len(nb) for nb in neighborhoods)
@@ -148,16 +149,18 @@ class AdvantageWeights:
     def critic_targets(self, rewards: np.ndarray, horizon: int) -> np.ndarray:
         """Rewards the critic learns from: ``rewards (T+1, R, n)`` normalised per run.
 
-        Updates the running moments with ``rewards[:T]`` (the rewards of the TD sweep)
-        first, so the first rollout is normalised by its own statistics. Entry ``T``
-        (unused by the sweep) is set to 0.
+        During the first ``window`` rollouts the moments are updated with ``rewards[:T]``
+        (the rewards of the TD sweep) first, so the first rollout is normalised by its own
+        statistics; afterwards they stay fixed. Entry ``T`` (unused by the sweep) is 0.
         """
         out = np.zeros_like(rewards)
         used = rewards[:horizon]
         if not self.reward_norm:
             out[:horizon] = used
             return out
-        self.moments.update(np.moveaxis(used, 1, 0))
+        if self.norm_rollouts < self.window:
+            self.moments.update(np.moveaxis(used, 1, 0))
+            self.norm_rollouts += 1
         out[:horizon] = np.moveaxis(self.moments.normalise(np.moveaxis(used, 1, 0)), 0, 1)
         return out
 
@@ -180,7 +183,8 @@ class AdvantageWeights:
     # ------------------------------------------------------------ checkpoints
     def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """``(arrays, metadata)``: the baselines, the update count and the reward moments."""
-        return {"baseline": self.baseline.copy()}, {"updates": int(self.updates), "moments": self.moments.state()}
+        return {"baseline": self.baseline.copy()}, {"updates": int(self.updates), "norm_rollouts": int(self.norm_rollouts),
+                                                    "moments": self.moments.state()}
 
     def load_state_dict(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         """Inverse of :meth:`state_dict`."""
@@ -189,4 +193,5 @@ class AdvantageWeights:
             raise ValueError(f"baseline has shape {baseline.shape}, expected {self.baseline.shape}")
         self.baseline = baseline.copy()
         self.updates = int(meta["updates"])
+        self.norm_rollouts = int(meta["norm_rollouts"])
         self.moments.set_state(meta["moments"])

@@ -39,7 +39,8 @@ from causalnet.graph import FactoredGraph
 from rl.advantage import AdvantageWeights, effective_horizon
 from rl.actors import (LocalizedSoftmaxPolicy, action_mask, policy_codes, policy_layout, sample_from_cdf,
                        softmax_tables)
-from rl.critics import CriticTable, TabularCritic
+from rl.critics import CriticTable, TabularCritic, critic_max_entries
+from rl.engine import Engine, NumbaState, iterate_numba, resolve_engine
 from rl.features import (ConstantFeatures, DomainFeatures, InputMode, PolynomialFeatures,
                          SourceOneHotFeatures, build_agent_inputs)
 
@@ -105,6 +106,11 @@ class GSACConfig:
         Critic key backend (see :mod:`rl.critics`).
     dense_limit : int
         Largest per-run key space stored densely under ``critic_table="auto"``.
+    critic_memory_mb : float or None
+        Memory bound of a hashed persistent critic's table (all agents and runs): at most
+        :func:`rl.critics.critic_max_entries` keys are kept, evicting the values nearest 0
+        first (see :class:`rl.critics.TabularCritic`). None: unbounded (about 0.9 keys per
+        agent per iteration on the wireless benchmark).
     critic_timing : "current" or "post_transition"
         ``"current"``: critic key ``x_t = (s_t, a_t)`` (the algorithm). ``"post_transition"``:
         ``x_t = (s_{t+1}, a_t)``, what the reference code computes in effect (its
@@ -127,6 +133,7 @@ class GSACConfig:
     critic_timing: CriticTiming = "current"
     actor: ActorKind = "advantage"
     reward_norm: bool = True
+    critic_memory_mb: float | None = 512.0
 
     def __post_init__(self) -> None:
         choices = {"inputs": ("acr", "truncation"), "critic": ("persistent", "reset"),
@@ -151,6 +158,9 @@ class GSACConfig:
             raise ValueError(f"restart must be an integer >= 1 or None, got {self.restart!r}")
         if self.gamma is not None and not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"gamma must lie in [0, 1], got {self.gamma!r}")
+        if self.critic_memory_mb is not None and (isinstance(self.critic_memory_mb, bool)
+                                                  or not float(self.critic_memory_mb) >= 1.0 / 1024):
+            raise ValueError(f"critic_memory_mb must be >= 1/1024 (1 KB) or None, got {self.critic_memory_mb!r}")
         if not isinstance(self.reward_norm, (bool, np.bool_)):
             raise ValueError(f"reward_norm must be True or False, got {self.reward_norm!r}")
         for name in ("critic_h", "critic_t0", "actor_lr"):
@@ -199,11 +209,17 @@ class GSACConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "GSACConfig":
-        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``.
+
+        A dict without ``actor`` comes from before the advantage actor existed: it is read
+        as ``actor="reference"`` (how it was trained).
+        """
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown GSACConfig field(s) {unknown}; known: {sorted(known)}")
+        if "actor" not in data:
+            data = {**data, "actor": "reference"}
         return cls(**data)
 
 
@@ -415,6 +431,9 @@ class GSACTrainer:
     initial_policy : LocalizedSoftmaxPolicy or array, optional
         Starting parameters (shape ``(n, S, F, A)`` or ``(R, n, S, F, A)``); default zeros
         (uniform policies).
+    engine : "auto", "numpy" or "numba"
+        ``"numpy"``: the reference array code; ``"numba"``: compiled kernels
+        (:mod:`rl.engine`), the same numbers bit for bit; ``"auto"``: numba when it imports.
 
     Examples
     --------
@@ -429,7 +448,9 @@ class GSACTrainer:
     def __init__(self, env, graph: FactoredGraph, config: GSACConfig | None = None, *,
                  domain_factors: np.ndarray | None = None, w_hat: np.ndarray | None = None,
                  features: DomainFeatures | None = None, rng: RngLike | Sequence[RngLike] = None,
-                 n_runs: int | None = None, initial_policy: LocalizedSoftmaxPolicy | np.ndarray | None = None) -> None:
+                 n_runs: int | None = None, initial_policy: LocalizedSoftmaxPolicy | np.ndarray | None = None,
+                 engine: Engine = "auto") -> None:
+        self.engine = resolve_engine(engine)
         config = GSACConfig() if config is None else config
         if not isinstance(config, GSACConfig):
             raise TypeError(f"config must be a GSACConfig, got {type(config).__name__}")
@@ -470,7 +491,9 @@ class GSACTrainer:
             self.features = PolynomialFeatures(n, degree=self.features.degree, agents=self.inputs.domain_agents)
         self.critic = TabularCritic(self.inputs.critic_columns, self.inputs.critic_cardinality, n_runs=self.n_runs,
                                     persistent=config.critic == "persistent", table=config.critic_table,
-                                    dense_limit=config.dense_limit)
+                                    dense_limit=config.dense_limit,
+                                    max_entries=None if config.critic_memory_mb is None
+                                    else critic_max_entries(config.critic_memory_mb))
         self.advantage: AdvantageWeights | None = None
         if config.actor == "advantage":
             self.advantage = AdvantageWeights(self.inputs.neighborhoods, n_runs=self.n_runs,
@@ -509,6 +532,7 @@ class GSACTrainer:
         self._discount = config.gamma ** np.arange(T + 1, dtype=np.float64)
         # the advantage actor's step rule: eta / H, H = sum_t gamma^t (see rl.advantage)
         self._actor_scale = (1.0 / effective_horizon(config.gamma, T) if config.actor == "advantage" else 1.0)
+        self._numba = NumbaState(self) if self.engine == "numba" else None
 
     # -------------------------------------------------------------- set-up
     def _factor_table(self, value, name: str) -> np.ndarray:
@@ -539,6 +563,9 @@ class GSACTrainer:
         return alphas, cfg.actor_lr * self._actor_scale / math.sqrt(kk + 1)
 
     def _iterate_once(self) -> None:
+        if self._numba is not None:
+            iterate_numba(self)
+            return
         cfg, env = self.config, self.env
         R, n, T = self.n_runs, self.n_agents, cfg.horizon
         streams = self._streams

@@ -147,3 +147,10 @@ def test_returns_under_shifted_and_scaled_rewards_lie_in_the_seed_ci(env):
     for shift, scale in [(1.0, 1.0), (-1.0, 1.0), (0.0, 0.1), (0.0, 10.0)]:
         moved = final_returns(AffineRewards(env, shift=shift, scale=scale)).mean()
         assert low <= moved <= high, (shift, scale, moved, (low, high))
+
+
+def test_configs_saved_before_the_advantage_actor_read_as_reference():
+    old = GSACConfig(gamma=0.7, horizon=10).to_dict()
+    del old["actor"], old["reward_norm"]
+    assert GSACConfig.from_dict(old).actor == "reference"
+    assert GSACConfig.from_dict(GSACConfig().to_dict()) == GSACConfig()

@@ -38,7 +38,7 @@ def test_config_is_frozen():
     ({"domains": {"sources": 0.2}}, "domains.sources"),
     ({"discovery": {"alpha": 1.0}}, "discovery.alpha"),
     ({"discovery": {"ci_test": "kci"}}, "discovery.ci_test"),
-    ({"env": {"kind": "traffic"}}, "env.kind"),
+    ({"env": {"kind": "highway"}}, "env.kind"),
     ({"env": 3}, "env"),
     ({"train": {"methods": ["gsac", "ppo"]}}, "train.methods"),
     ({"train": {"eval_points": 50, "iterations": 10}}, "train.eval_points"),

@@ -10,7 +10,7 @@ Example TOML (every key optional)::
 
     seed = 0
     [env]
-    kind = "wireless"      # or "synthetic", "lqr"
+    kind = "wireless"      # or "synthetic", "traffic" (rows, cols, bins, ...: docs/traffic.md), "lqr"
     grid = 3               # wireless: grid x grid access points, (grid+1)^2 users
     [domains]
     sources = [0.2, 0.5, 0.8]
@@ -57,9 +57,10 @@ def _opt(default: Any, help: str, *, low: float | None = None, high: float | Non
 class EnvSection:
     """The networked system the pipeline runs on."""
 
-    kind: Literal["wireless", "synthetic", "synthetic-continuous", "lqr"] = _opt("wireless", "environment family")
+    kind: Literal["wireless", "synthetic", "synthetic-continuous", "traffic", "lqr"] = _opt(
+        "wireless", "environment family")
     grid: int = _opt(3, "wireless: grid x grid access points, one user on each of the (grid+1)^2 vertices",
-                     low=1, high=31)
+                     low=1, high=63)
     deadline: int = _opt(2, "wireless: packet deadline (state coordinates per user)", low=1, high=8)
     transmit: Literal["random", "allone"] = _opt("random", "wireless: access-point success probabilities")
     agents: int = _opt(12, "synthetic: number of agents", low=2, high=4096)
@@ -69,6 +70,15 @@ class EnvSection:
     lqr_domain: Literal["load", "coupling"] = _opt("load", "lqr: what the domain factor sets")
     mechanism: Literal["linear", "nonlinear", "mixed"] = _opt(
         "linear", "synthetic-continuous: linear-Gaussian or nonlinear additive-noise mechanisms")
+    rows: int = _opt(3, "traffic: rows of intersections", low=1, high=64)
+    cols: int = _opt(3, "traffic: columns of intersections", low=1, high=64)
+    bins: int = _opt(3, "traffic: queue levels per approach (capacity bins - 1 platoons)", low=2, high=16)
+    saturation: float = _opt(0.9, "traffic: discharge probability of a green, non-empty approach",
+                             low=0.0, high=1.0, low_open=True)
+    turning: tuple[float, ...] = _opt((0.7, 0.0, 0.3), "traffic: straight, left, right probabilities (sum to one)",
+                                      low=0.0, high=1.0)
+    switching_cost: float = _opt(0.0, "traffic: reward penalty for changing the phase (> 0 adds the phase to "
+                                       "the state)", low=0.0)
 
 
 @dataclass(frozen=True)
@@ -99,7 +109,8 @@ class DiscoverySection:
                         low=0.0, high=1.0, low_open=True, high_open=True)
     ci_test: Literal["auto", "gsq", "chisq", "regression", "additive"] = _opt(
         "auto", "conditional-independence test (auto: gsq on discrete data, additive on continuous data)")
-    max_cond_size: int = _opt(2, "largest conditioning set", low=0, high=8)
+    max_cond_size: int = _opt(4, "cap on the conditioning-set size (levels stop earlier when no candidate "
+                                 "has that many adjacent candidates)", low=0, high=8)
     n_jobs: int = _opt(2, "worker processes", low=1, high=256)
 
 
@@ -180,6 +191,10 @@ class RunConfig:
         if self.train.eval_points > self.train.iterations:
             raise ConfigError(f"train.eval_points ({self.train.eval_points}) must not exceed train.iterations "
                               f"({self.train.iterations})")
+        turning = self.env.turning
+        if len(turning) != 3 or abs(sum(turning) - 1.0) > 1e-9:
+            raise ConfigError(f"env.turning: expected three probabilities (straight, left, right) summing to one, "
+                              f"got {list(turning)}")
         if not self.analysis.error_trajectories:
             raise ConfigError("analysis.error_trajectories: give at least one trajectory count")
 

@@ -77,6 +77,11 @@ def build_environment(config: RunConfig):
     from rl.envs import SyntheticNetworkEnv, WirelessAccessEnv
 
     env = config.env
+    if env.kind == "traffic":
+        from rl.envs.traffic import TrafficGridEnv
+
+        return TrafficGridEnv(env.rows, env.cols, bins=env.bins, saturation=env.saturation, turning=env.turning,
+                              switching_cost=env.switching_cost)
     if env.kind == "wireless":
         return WirelessAccessEnv.from_grid(env.grid, deadline=env.deadline, transmit=env.transmit)
     if env.kind == "lqr":
