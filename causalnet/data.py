@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from causalnet.errors import CausalnetError
+from causalnet.errors import CausalnetError, reading_file
 from causalnet.io import atomic_write, read_npz_arrays
 from causalnet.spec import NetworkSpec, SpecError
 
@@ -221,10 +221,10 @@ class Transitions:
         >>> tr = Transitions(spec, states=np.zeros((2, 1), int), actions=np.zeros((2, 1), int),
         ...                  rewards=np.zeros((2, 1)), next_states=np.ones((2, 1), int),
         ...                  domain=np.array([1, 2]), episode=np.zeros(2, int), time=np.arange(2))
-        >>> tr.check_domain_labels()
+        >>> tr.check_domain_labels()  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        causalnet.data.TransitionsFormatError: 'domain' labels must be 0..M-1 with every label present; found [1, 2] (expected [0, 1]); renumber the domains
+        causalnet.data.TransitionsFormatError: 'domain' labels must be 0..M-1 ...; found [1, 2] (expected [0, 1]); ...
         """
         if not len(self):
             return
@@ -307,12 +307,17 @@ class Transitions:
             is returned in that case.
         """
         npz_path, json_path = _paths(path)
+        with reading_file(f"{npz_path} (with {json_path.name})", TransitionsFormatError):
+            return cls._load(npz_path, json_path)
+
+    @classmethod
+    def _load(cls, npz_path: Path, json_path: Path) -> "Transitions":
         for p in (npz_path, json_path):
             if not p.exists():
                 raise TransitionsFormatError(f"missing file: {p} (a dataset is STEM.npz plus STEM.json)")
         try:
-            meta = json.loads(json_path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+            meta = json.loads(json_path.read_bytes().decode("utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise TransitionsFormatError(f"{json_path} is not valid JSON: {exc}") from exc
         if not isinstance(meta, dict) or "spec" not in meta:
             raise TransitionsFormatError(f"{json_path} has no 'spec' object")
@@ -337,6 +342,10 @@ class Transitions:
         unknown = sorted(set(arrays) - set(_ARRAYS) - {"domain_factors"})
         if unknown:
             raise TransitionsFormatError(f"{npz_path} has unknown array(s): {unknown}")
+        for name, arr in arrays.items():
+            if arr.dtype.kind not in "biuf":
+                raise TransitionsFormatError(f"{npz_path}: array {name!r} holds {arr.dtype} values; expected "
+                                             "integers or floats")
         if "n_rows" in meta and arrays["states"].shape[:1] != (meta["n_rows"],):
             raise TransitionsFormatError(
                 f"shape mismatch: {json_path} declares {meta['n_rows']} rows, "

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
-from causalnet.errors import CausalnetError
+from causalnet.errors import CausalnetError, reading_file
 
 __all__ = ["ACRSection", "AdaptSection", "AnalysisSection", "ConfigError", "DataSection", "DiscoverySection",
            "DomainsSection", "EnvSection", "RunConfig", "TrainSection", "config_from_dict", "config_to_dict",
@@ -149,6 +149,17 @@ class AdaptSection:
     episodes: int = _opt(30, "target episodes on the adaptation curve", low=1, high=10_000)
     trajectories: int = _opt(20, "target trajectories T_a used to estimate the target factor", low=1)
     eval_episodes: int = _opt(400, "rollouts per point of the adaptation curve", low=2)
+    ft_actor_lr: float = _opt(1000.0, "SAC-FT target phase: actor step size eta (chosen on a source domain by "
+                                      "benchmarks/ft_step_size.py)", low=0.0, low_open=True)
+    ft_iterations_per_episode: int = _opt(1, "SAC-FT target phase: outer iterations (T-step target episodes) "
+                                             "per point of the adaptation curve", low=1, high=100)
+    ft_logit_scale: float = _opt(1.0, "SAC-FT target phase: factor on the pre-trained policy's logits before "
+                                      "fine-tuning (1: unchanged; < 1 makes a saturated softmax learnable again)",
+                                 low=0.0, high=1.0, low_open=True)
+    lfs_actor_lr: float = _opt(1000.0, "SAC-LFS: actor step size eta in the target (chosen on a source domain)",
+                               low=0.0, low_open=True)
+    lfs_iterations_per_episode: int = _opt(1, "SAC-LFS: outer iterations per point of the adaptation curve",
+                                           low=1, high=100)
 
 
 @dataclass(frozen=True)
@@ -357,11 +368,17 @@ def load_config(path: str | Path | None = None, *, quick: bool = False,
             text = p.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"--config: cannot read {p}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"--config: {p} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"--config: {p} is not valid TOML: {exc}") from None
-        cfg = config_from_dict(data, cfg)
+        try:
+            with reading_file(p, ConfigError):
+                cfg = config_from_dict(data, cfg)
+        except ConfigError as exc:
+            raise ConfigError(f"--config: {p}: {exc}") from None
     for text in overrides:
         cfg = config_from_dict(parse_override(text), cfg)
     return cfg
