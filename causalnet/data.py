@@ -44,7 +44,8 @@ class Transitions:
     states, next_states : ndarray, shape (N, spec.n_state)
         State coordinates at time t and t+1 (integers ``0..card-1`` for discrete
         coordinates, floats allowed for continuous ones).
-    actions : ndarray of int, shape (N, spec.n_agents)
+    actions : ndarray, shape (N, spec.n_agents)
+        Integers, or floats when the spec's actions are continuous (cardinality None).
     rewards : ndarray of float, shape (N, spec.n_agents)
     domain : ndarray of int, shape (N,)
         Domain label ``0..M-1`` of each row.
@@ -102,7 +103,12 @@ class Transitions:
                 raise TransitionsFormatError(
                     f"shape mismatch: {name!r} has shape {conv[name].shape}, expected {shape} "
                     f"(N rows; {spec.n_state} state coordinates, {spec.n_agents} agents)")
-        for name in ("actions", "domain", "episode", "time"):
+        integer_columns = ("domain", "episode", "time") if spec.continuous_actions else (
+            "actions", "domain", "episode", "time")
+        if spec.continuous_actions:
+            conv["actions"] = self._as_values(conv["actions"], "actions").astype(np.float64, copy=False)
+            object.__setattr__(self, "actions", conv["actions"])
+        for name in integer_columns:
             if conv[name].size and not np.issubdtype(conv[name].dtype, np.integer):
                 raise TransitionsFormatError(f"{name!r} must hold integers, got dtype {conv[name].dtype}")
         self._check_ranges(conv)
@@ -145,7 +151,10 @@ class Transitions:
                     raise TransitionsFormatError(
                         f"{key!r} column {spec.state_names[j]!r} is discrete but holds non-integer values")
         acts = conv["actions"]
-        if acts.size:
+        if acts.size and spec.continuous_actions:
+            if not np.all(np.isfinite(acts)):
+                raise TransitionsFormatError("'actions' holds NaN or infinite values")
+        elif acts.size:
             lo, hi = acts.min(axis=0), acts.max(axis=0)
             for i, card in enumerate(spec.action_cardinality):
                 if lo[i] < 0 or hi[i] >= card:
@@ -401,7 +410,8 @@ def _narrowed(conv: dict[str, np.ndarray], spec: NetworkSpec) -> dict[str, np.nd
         dtype = code_dtype(max(int(c) for c in spec.state_cardinality) - 1)
         for key in ("states", "next_states"):
             out[key] = conv[key].astype(dtype, copy=False)
-    out["actions"] = conv["actions"].astype(code_dtype(max(spec.action_cardinality) - 1), copy=False)
+    if not spec.continuous_actions:                  # continuous actions stay float64
+        out["actions"] = conv["actions"].astype(code_dtype(max(spec.action_cardinality) - 1), copy=False)
     out["rewards"] = conv["rewards"].astype(reward_dtype(conv["rewards"]), copy=False)
     for key in ("domain", "episode", "time"):
         arr = conv[key]

@@ -10,7 +10,7 @@ Example TOML (every key optional)::
 
     seed = 0
     [env]
-    kind = "wireless"      # or "synthetic", "traffic" (rows, cols, bins, ...: docs/traffic.md)
+    kind = "wireless"      # or "synthetic", "traffic" (rows, cols, bins, ...: docs/traffic.md), "lqr"
     grid = 3               # wireless: grid x grid access points, (grid+1)^2 users
     [domains]
     sources = [0.2, 0.5, 0.8]
@@ -57,7 +57,8 @@ def _opt(default: Any, help: str, *, low: float | None = None, high: float | Non
 class EnvSection:
     """The networked system the pipeline runs on."""
 
-    kind: Literal["wireless", "synthetic", "synthetic-continuous", "traffic"] = _opt("wireless", "environment family")
+    kind: Literal["wireless", "synthetic", "synthetic-continuous", "traffic", "lqr"] = _opt(
+        "wireless", "environment family")
     grid: int = _opt(3, "wireless: grid x grid access points, one user on each of the (grid+1)^2 vertices",
                      low=1, high=63)
     deadline: int = _opt(2, "wireless: packet deadline (state coordinates per user)", low=1, high=8)
@@ -65,6 +66,8 @@ class EnvSection:
     agents: int = _opt(12, "synthetic: number of agents", low=2, high=4096)
     topology: Literal["random", "ring", "grid"] = _opt("random", "synthetic: interaction graph")
     env_seed: int = _opt(0, "synthetic: seed of the graph, masks and tables", low=0)
+    distractors: int = _opt(2, "lqr: distractor coordinates per agent (cost-free, outside every ACR)", low=0, high=8)
+    lqr_domain: Literal["load", "coupling"] = _opt("load", "lqr: what the domain factor sets")
     mechanism: Literal["linear", "nonlinear", "mixed"] = _opt(
         "linear", "synthetic-continuous: linear-Gaussian or nonlinear additive-noise mechanisms")
     rows: int = _opt(2, "traffic: rows of intersections (the tabular actor needs small grids)", low=1, high=64)
@@ -134,6 +137,9 @@ class TrainSection:
                            low=0.0, low_open=True)
     gamma: float = _opt(0.7, "discount factor", low=0.0, high=1.0)
     critic: Literal["persistent", "reset"] = _opt("persistent", "critic table kept across iterations or reset")
+    fa_iterations: int = _opt(20, "lqr: iterations of function-approximation GSAC (each fa_episodes episodes)",
+                              low=1)
+    fa_episodes: int = _opt(16, "lqr: episodes per run and iteration of function-approximation GSAC", low=1)
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,9 @@ CONTINUOUS_STOP_MESSAGE = ("continuous states: the run stops after discovery, AC
 
 def stage_names(config: RunConfig) -> list[str]:
     """The stages of a run with ``config``, in order."""
+    if config.env.kind == "lqr":                     # continuous actions: causalnet_cli.pipeline.lqr_stages
+        train = ["train:gsac"] if "gsac" in config.train.methods else []
+        return ["collect", "discover", "acr", "domain_factors", *train, "adapt", "metrics", "report"]
     if config.env.kind in CONTINUOUS_KINDS:
         return ["collect", "discover", "acr", "domain_factors"]   # see CONTINUOUS_STOP_MESSAGE
     train = [f"train:{m}" for m in config.train.methods if m in META_METHODS]
@@ -86,6 +89,11 @@ def build_environment(config: RunConfig):
                               switching_cost=env.switching_cost)
     if env.kind == "wireless":
         return WirelessAccessEnv.from_grid(env.grid, deadline=env.deadline, transmit=env.transmit)
+    if env.kind == "lqr":
+        from rl.envs.lqr import NetworkedLQREnv
+
+        return NetworkedLQREnv(env.agents, topology=env.topology, distractors=env.distractors,
+                               domain=env.lqr_domain, env_seed=env.env_seed)
     if env.kind == "synthetic-continuous":
         from rl.envs.synthetic_continuous import SyntheticContinuousEnv
         return SyntheticContinuousEnv.random(env.agents, rng=env.env_seed, topology=env.topology,
@@ -516,6 +524,11 @@ STAGES: dict[str, Callable[[PipelineContext], list[Path]]] = {
 def run_stage(name: str, ctx: PipelineContext) -> tuple[list[Path], float]:
     """Run stage ``name``; return the files it wrote and its wall time."""
     start = time.perf_counter()
+    if ctx.config.env.kind == "lqr":
+        from causalnet_cli.pipeline.lqr_stages import LQR_STAGES
+
+        if name in LQR_STAGES:
+            return LQR_STAGES[name](ctx), time.perf_counter() - start
     if name.startswith("train:"):
         files = _train(ctx, name.split(":", 1)[1])
     else:
