@@ -176,10 +176,6 @@ def test_tiny_sweep_end_to_end_same_numbers_on_every_backend_and_resumable(tmp_p
     captured = capsys.readouterr()
     assert "1 cell(s) run, 1 reused" in captured.out and "reused 8 stage(s)" in captured.err   # all but metrics and report
     assert (local / "summary.json").read_bytes() == (serial / "summary.json").read_bytes()
-    # --force starts over
-    assert main(["sweep", str(spec_file), "--out", str(local), "--force", "--backend", "serial",
-                 "--no-progress"]) == 0
-    assert "2 cell(s) run, 0 reused" in capsys.readouterr().out
 
 
 def test_resume_refuses_another_sweep_file_even_with_the_axes_reordered(tmp_path):
@@ -210,3 +206,16 @@ def test_the_sweep_file_of_the_scaling_page_is_valid():
     assert blocks
     spec = sweep_from_dict(tomllib.loads(blocks[0]))
     assert len(spec.cells) == 45 and spec.quick and spec.cells[0].config.train.runs == 3
+
+
+def test_force_replaces_an_earlier_sweep(tmp_path):
+    from causalnet_cli.sweeps.runner import STATE_FILE, SweepFolder
+
+    spec = sweep_from_dict({"axes": {"seed": [0, 1]}})
+    SweepFolder(tmp_path / "out").open(spec)                 # an earlier sweep (no cell run)
+    cell = tmp_path / "out" / "cells" / "000_seed-0"
+    cell.mkdir(parents=True)
+    (cell / "metrics.json").write_text("{}")
+    SweepFolder(tmp_path / "out").open(spec, force=True)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["sweep.json", STATE_FILE]
+    assert json.loads((tmp_path / "out" / STATE_FILE).read_text())["cells"] == {}
