@@ -4,7 +4,8 @@ The wireless benchmark has a natural geometry: users sit on the vertices of a
 ``height x width`` grid and every grid cell holds an access point (AP). Its agents
 are drawn there, ``x = column`` and ``y = -row`` (row 0 at the top, like the
 grid in ``rl.envs.wireless``); users sharing a vertex are spread on a small
-circle around it. Any other system is drawn with a seeded networkx spring layout
+circle around it. Intersections of the traffic grid are drawn at ``x = column``,
+``y = -row``. Any other system is drawn with a seeded networkx spring layout
 of its interaction graph.
 """
 
@@ -102,6 +103,11 @@ def network_positions(spec: NetworkSpec, env_config: Mapping[str, Any] | None = 
                 y += VERTEX_SPREAD * math.sin(angle)
             positions[agent] = (x, y)
         return positions
+    if isinstance(env_config, Mapping) and env_config.get("env") == "traffic":
+        rows, cols = int(env_config.get("rows", 0)), int(env_config.get("cols", 0))
+        if rows * cols != spec.n_agents:
+            raise ValueError(f"env_config describes a {rows} x {cols} traffic grid but spec has {spec.n_agents} agents")
+        return {agent: (float(agent % cols), -float(agent // cols)) for agent in range(spec.n_agents)}
     seed = int(as_generator(rng).integers(2**31 - 1))
     layout = nx.spring_layout(spec.interaction_graph, seed=seed)
     return {int(agent): (float(xy[0]), float(xy[1])) for agent, xy in sorted(layout.items())}

@@ -80,8 +80,7 @@ def traceback_depths(graph: FactoredGraph, agent: int, *, kappa: int) -> dict[st
         if not new:
             break
         frontier = new
-    order = {name: j for j, name in enumerate(spec.state_names)}
-    return dict(sorted(depth.items(), key=lambda kv: order[kv[0]]))
+    return dict(sorted(depth.items(), key=lambda kv: spec.index(kv[0])))
 
 
 def value_acr(graph: FactoredGraph, agent: int, *, kappa: int) -> list[str]:
@@ -187,16 +186,20 @@ def acr_table(graph: FactoredGraph, *, kappa: int) -> list[dict[str, Any]]:
         raise TypeError(f"graph must be a FactoredGraph, got {type(graph).__name__}")
     spec = graph.spec
     cards = dict(zip(spec.state_names, spec.state_cardinality))
+    # the full state is the same for every agent: its size is computed once
+    full_cards = list(spec.state_cardinality)
+    full_size, full_log10 = _exact_size(full_cards), _log10_size(full_cards)
+
+    def hop_cards(agents: list[int]) -> list[int | None]:
+        return [spec.state_cardinality[j] for a in sorted(agents) for j in spec.agent_state_indices(a)]
+
     rows: list[dict[str, Any]] = []
     for agent in range(spec.n_agents):
         acr = value_acr(graph, agent, kappa=kappa)  # validates kappa
         hop = spec.neighborhood(agent, int(kappa))
         pol = policy_acr(graph, agent, kappa=kappa)
-        hop_set = set(hop)
-        one_hop = set(spec.neighborhood(agent, 1))
         sets = {
-            "full": [cards[s] for s in spec.state_names],
-            "kappa_hop": [cards[s] for s in spec.state_names if spec.owner(s) in hop_set],
+            "kappa_hop": hop_cards(hop),
             "acr": [cards[s] for s in acr],
             "policy_acr": [cards[s] for s in pol],
             "kappa_hop_action": [spec.action_cardinality[j] for j in hop],
@@ -206,10 +209,11 @@ def acr_table(graph: FactoredGraph, *, kappa: int) -> list[dict[str, Any]]:
             "full_dim": spec.n_state,
             "kappa_hop_dim": len(sets["kappa_hop"]),
             "acr_dim": len(acr),
-            "policy_kappa_hop_dim": sum(1 for s in spec.state_names if spec.owner(s) in one_hop),
+            "policy_kappa_hop_dim": len(hop_cards(spec.neighborhood(agent, 1))),
             "policy_acr_dim": len(pol),
             "domain_acr_dim": len(domain_acr(graph, agent, kappa=kappa)),
             "kappa_hop_action_dim": len(hop),
+            "full_size": full_size, "full_log10_size": full_log10,
         }
         for name, c in sets.items():
             row[f"{name}_size"] = _exact_size(c)

@@ -19,11 +19,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from causalnet.errors import CausalnetError
+from causalnet.errors import CausalnetError, reading_file
 from causalnet.io import atomic_write, read_npz_arrays
 from causalnet.spec import NetworkSpec, SpecError
 
-__all__ = ["Transitions", "TransitionsFormatError", "FORMAT_VERSION"]
+__all__ = ["Transitions", "TransitionsFormatError", "FORMAT_VERSION", "code_dtype", "reward_dtype"]
 
 FORMAT_VERSION = 1
 _ARRAYS = ("states", "actions", "rewards", "next_states", "domain", "episode", "time")
@@ -84,7 +84,7 @@ class Transitions:
             "states": self._as_values(self.states, "states"),
             "next_states": self._as_values(self.next_states, "next_states"),
             "actions": np.asarray(self.actions),
-            "rewards": np.asarray(self.rewards, dtype=np.float64),
+            "rewards": self._as_values(self.rewards, "rewards"),
             "domain": np.asarray(self.domain),
             "episode": np.asarray(self.episode),
             "time": np.asarray(self.time),
@@ -106,6 +106,9 @@ class Transitions:
             if conv[name].size and not np.issubdtype(conv[name].dtype, np.integer):
                 raise TransitionsFormatError(f"{name!r} must hold integers, got dtype {conv[name].dtype}")
         self._check_ranges(conv)
+        conv = _narrowed(conv, spec)
+        for name, arr in conv.items():
+            object.__setattr__(self, name, arr)
         if self.domain_factors is not None:
             w = np.asarray(self.domain_factors, dtype=np.float64)
             if w.ndim != 2 or w.shape[1] != spec.n_agents or w.shape[0] < self.n_domains:
@@ -209,10 +212,10 @@ class Transitions:
         >>> tr = Transitions(spec, states=np.zeros((2, 1), int), actions=np.zeros((2, 1), int),
         ...                  rewards=np.zeros((2, 1)), next_states=np.ones((2, 1), int),
         ...                  domain=np.array([1, 2]), episode=np.zeros(2, int), time=np.arange(2))
-        >>> tr.check_domain_labels()
+        >>> tr.check_domain_labels()  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        causalnet.data.TransitionsFormatError: 'domain' labels must be 0..M-1 with every label present; found [1, 2] (expected [0, 1]); renumber the domains
+        causalnet.data.TransitionsFormatError: 'domain' labels must be 0..M-1 ...; found [1, 2] (expected [0, 1]); ...
         """
         if not len(self):
             return
@@ -243,7 +246,7 @@ class Transitions:
                 raise TransitionsFormatError("cannot concatenate Transitions with different specs")
         episodes, offset = [], 0
         for p in parts:
-            episodes.append(p.episode + offset)
+            episodes.append(p.episode.astype(np.int64) + offset)   # narrow ids would overflow
             offset += int(p.episode.max()) + 1 if len(p) else 0
         factors = None
         if all(p.domain_factors is not None for p in parts):
@@ -295,12 +298,17 @@ class Transitions:
             is returned in that case.
         """
         npz_path, json_path = _paths(path)
+        with reading_file(f"{npz_path} (with {json_path.name})", TransitionsFormatError):
+            return cls._load(npz_path, json_path)
+
+    @classmethod
+    def _load(cls, npz_path: Path, json_path: Path) -> "Transitions":
         for p in (npz_path, json_path):
             if not p.exists():
                 raise TransitionsFormatError(f"missing file: {p} (a dataset is STEM.npz plus STEM.json)")
         try:
-            meta = json.loads(json_path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+            meta = json.loads(json_path.read_bytes().decode("utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise TransitionsFormatError(f"{json_path} is not valid JSON: {exc}") from exc
         if not isinstance(meta, dict) or "spec" not in meta:
             raise TransitionsFormatError(f"{json_path} has no 'spec' object")
@@ -325,6 +333,10 @@ class Transitions:
         unknown = sorted(set(arrays) - set(_ARRAYS) - {"domain_factors"})
         if unknown:
             raise TransitionsFormatError(f"{npz_path} has unknown array(s): {unknown}")
+        for name, arr in arrays.items():
+            if arr.dtype.kind not in "biuf":
+                raise TransitionsFormatError(f"{npz_path}: array {name!r} holds {arr.dtype} values; expected "
+                                             "integers or floats")
         if "n_rows" in meta and arrays["states"].shape[:1] != (meta["n_rows"],):
             raise TransitionsFormatError(
                 f"shape mismatch: {json_path} declares {meta['n_rows']} rows, "
@@ -335,6 +347,67 @@ class Transitions:
         except TransitionsFormatError as exc:
             raise TransitionsFormatError(f"{npz_path}: {exc}") from exc
         return data
+
+
+def code_dtype(max_value: int) -> np.dtype:
+    """Smallest signed integer dtype holding ``0..max_value``.
+
+    Signed, so that arithmetic such as ``codes - 1`` stays negative instead of wrapping
+    around (an unsigned type would save one bit only).
+
+    >>> code_dtype(1), code_dtype(127), code_dtype(128), code_dtype(70_000)
+    (dtype('int8'), dtype('int8'), dtype('int16'), dtype('int32'))
+    """
+    if max_value < 0:
+        raise ValueError(f"codes are >= 0, got a largest value of {max_value}")
+    for dtype in (np.int8, np.int16, np.int32):
+        if max_value <= np.iinfo(dtype).max:
+            return np.dtype(dtype)
+    return np.dtype(np.int64)
+
+
+def reward_dtype(rewards: np.ndarray) -> np.dtype:
+    """Narrowest dtype that holds every value of ``rewards`` exactly.
+
+    Integer-valued rewards get the smallest signed integer type covering their range
+    (``int8`` for 0/1 rewards); other values ``float32`` when every value survives the
+    round trip, else ``float64``.
+
+    >>> reward_dtype(np.array([0.0, 1.0])), reward_dtype(np.array([0.5, -2.0])), reward_dtype(np.array([0.1]))
+    (dtype('int8'), dtype('float32'), dtype('float64'))
+    """
+    r = np.asarray(rewards)
+    if r.size == 0:
+        return np.dtype(np.int8)
+    if r.dtype.kind in "iub":
+        lo, hi = int(r.min()), int(r.max())
+        for dtype in (np.int8, np.int16, np.int32):
+            if np.iinfo(dtype).min <= lo and hi <= np.iinfo(dtype).max:
+                return np.dtype(dtype)
+        return np.dtype(np.int64)
+    if np.all(r == np.round(r)) and np.abs(r).max() <= 2**31 - 1:
+        return reward_dtype(r.astype(np.int64))
+    return np.dtype(np.float32) if np.array_equal(r.astype(np.float32), r) else np.dtype(np.float64)
+
+
+def _narrowed(conv: dict[str, np.ndarray], spec: NetworkSpec) -> dict[str, np.ndarray]:
+    """The arrays in their smallest exact dtypes (codes per :func:`code_dtype`, rewards per :func:`reward_dtype`).
+
+    Discrete states are narrowed only when every coordinate is discrete (a float column
+    stays float). Values were range-checked before, so the casts are exact.
+    """
+    out = dict(conv)
+    if spec.is_discrete and spec.n_state:
+        dtype = code_dtype(max(int(c) for c in spec.state_cardinality) - 1)
+        for key in ("states", "next_states"):
+            out[key] = conv[key].astype(dtype, copy=False)
+    out["actions"] = conv["actions"].astype(code_dtype(max(spec.action_cardinality) - 1), copy=False)
+    out["rewards"] = conv["rewards"].astype(reward_dtype(conv["rewards"]), copy=False)
+    for key in ("domain", "episode", "time"):
+        arr = conv[key]
+        if arr.size == 0 or int(arr.min()) >= 0:
+            out[key] = arr.astype(code_dtype(int(arr.max()) if arr.size else 0), copy=False)
+    return out
 
 
 def _paths(path: str | os.PathLike) -> tuple[Path, Path]:

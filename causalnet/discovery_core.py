@@ -124,7 +124,7 @@ class EncodedData:
 
     Column order: states at t, actions at t, the domain, next states, rewards.
     Discrete columns (states with a cardinality, actions, the domain, rewards
-    with at most 64 distinct integer values) are recoded to ``0..k-1`` over the
+    with at most 64 distinct values, e.g. a normalised queue length) are recoded to ``0..k-1`` over the
     observed values; continuous columns keep their values.
 
     Attributes
@@ -188,8 +188,8 @@ class EncodedData:
             return True
         if kind == "state":
             return spec.cardinality(key[0]) is not None
-        # rewards: categorical when integer-valued with few distinct values
-        if col.size == 0 or not np.all(col == np.round(col)):
+        # rewards: categorical when they take few distinct values (integers or not)
+        if col.size == 0 or not np.all(np.isfinite(col)):
             return False
         return np.unique(col).size <= _MAX_REWARD_CATEGORIES
 

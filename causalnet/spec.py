@@ -132,10 +132,17 @@ class NetworkSpec:
         """True when every state coordinate is discrete."""
         return all(c is not None for c in self.state_cardinality)
 
+    @cached_property
+    def _agent_states(self) -> list[np.ndarray]:
+        owner = np.asarray(self.state_owner, dtype=np.int64)
+        order = np.argsort(owner, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=self.n_agents))])
+        return [order[bounds[i]:bounds[i + 1]] for i in range(self.n_agents)]
+
     def agent_state_indices(self, agent: int) -> np.ndarray:
-        """Column indices of the state coordinates owned by ``agent``."""
+        """Column indices of the state coordinates owned by ``agent`` (in increasing order)."""
         self._check_agent(agent)
-        return np.flatnonzero(np.asarray(self.state_owner) == agent)
+        return self._agent_states[agent].copy()
 
     # ------------------------------------------------------------------ graph
     @cached_property
@@ -236,6 +243,7 @@ class NetworkSpec:
         unknown = sorted(set(data) - set(required) - {"domain_name"})
         if unknown:
             raise SpecError(f"network spec has unknown field(s): {unknown}")
+        _check_spec_types(data)
         try:
             return cls(
                 n_agents=int(data["n_agents"]),
@@ -312,3 +320,31 @@ def broadcast_domain_factor(domain_factor, default: np.ndarray, n_agents: int, b
     if w.shape not in ((n_agents,), (batch, n_agents)):
         raise ValueError(f"domain_factor has shape {w.shape}; expected ({n_agents},) or ({batch}, {n_agents})")
     return np.broadcast_to(w, (batch, n_agents))
+
+
+def _check_spec_types(data: dict[str, Any]) -> None:
+    """Exact JSON types of a spec dict: integers are integers (not strings or booleans), names strings."""
+    def is_int(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    def int_list(key: str, *, nullable: bool = False) -> None:
+        v = data[key]
+        if not isinstance(v, (list, tuple)) or not all(is_int(x) or (nullable and x is None) for x in v):
+            raise SpecError(f"network spec field {key!r} must be a list of integers, got {v!r:.80}")
+
+    if not is_int(data["n_agents"]):
+        raise SpecError(f"network spec field 'n_agents' must be an integer, got {data['n_agents']!r:.80}")
+    edges = data["edges"]
+    pairs = isinstance(edges, (list, tuple)) and all(
+        isinstance(e, (list, tuple)) and len(e) == 2 and all(is_int(x) for x in e) for e in edges)
+    if not pairs:
+        raise SpecError(f"network spec field 'edges' must be a list of [i, j] integer pairs, got {edges!r:.80}")
+    int_list("state_owner")
+    int_list("state_cardinality", nullable=True)
+    int_list("action_cardinality")
+    for key in ("state_names", "action_names", "reward_names"):
+        v = data[key]
+        if not isinstance(v, (list, tuple)) or not all(isinstance(x, str) for x in v):
+            raise SpecError(f"network spec field {key!r} must be a list of names, got {v!r:.80}")
+    if "domain_name" in data and not isinstance(data["domain_name"], str):
+        raise SpecError(f"network spec field 'domain_name' must be a string, got {data['domain_name']!r:.80}")

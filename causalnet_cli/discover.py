@@ -108,8 +108,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     disc.add_argument("--alpha", type=float, default=0.001, help="significance level (default 0.001)")
     disc.add_argument("--ci-test", choices=_CI_TESTS, default="auto",
                       help="conditional-independence test (default auto: gsq on discrete data, additive regression test on continuous data)")
-    disc.add_argument("--max-cond-size", type=_optional_int, default=2, metavar="K",
-                      help="largest conditioning set, or 'none' (default 2)")
+    disc.add_argument("--max-cond-size", type=_optional_int, default=4, metavar="K",
+                      help="cap on the conditioning-set size, or 'none' (default 4)")
     disc.add_argument("--hops", type=_optional_int, default=1, metavar="K",
                       help="local: candidates from the K-hop neighbourhood, or 'none' for all agents "
                            "(default 1)")

@@ -319,3 +319,7 @@ register_env_kind(EnvKind(
     build=_synthetic_continuous_build,
     uses_flags_of=("synthetic",),
 ))
+
+
+# ------------------------------------------------------------------ traffic
+from causalnet_cli import env_traffic as _env_traffic  # noqa: E402,F401  (registers --env traffic)

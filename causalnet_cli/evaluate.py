@@ -71,7 +71,7 @@ def evaluate_runs(env, policies: Sequence, *, gamma: float, horizon: int, episod
 
 
 def env_from_config(config: dict[str, Any]):
-    """Rebuild an environment from ``env.config()`` (wireless, or synthetic with an integer seed).
+    """Rebuild an environment from ``env.config()`` (wireless, traffic, or synthetic with an integer seed).
 
     Raises ValueError, asking for the environment flags, when the configuration cannot be rebuilt.
     """
@@ -84,6 +84,13 @@ def env_from_config(config: dict[str, Any]):
         except ValueError as exc:
             raise ValueError(f"--policy: the bundle's synthetic environment cannot be rebuilt ({exc}); give the "
                              "environment flags (--env synthetic ...)") from exc
+    if config.get("env") == "traffic":
+        from rl.envs.traffic import TrafficGridEnv
+
+        return TrafficGridEnv(int(config["rows"]), int(config["cols"]), bins=int(config["bins"]),
+                              arrival=np.asarray(config["arrival"], dtype=np.float64),
+                              saturation=float(config["saturation"]), turning=config["turning"],
+                              switching_cost=float(config["switching_cost"]))
     if config.get("env") != "wireless":
         raise ValueError(f"--policy: the bundle's environment {config.get('env')!r} cannot be rebuilt from its "
                          "configuration; give the environment flags (--env ...)")

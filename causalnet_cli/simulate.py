@@ -27,7 +27,7 @@ from rl.policies import DEFAULT_ALOHA_GRID, AlohaPolicy, UniformPolicy, aloha_gr
 __all__ = ["NAME", "HELP", "add_arguments", "format_result", "run", "simulate"]
 
 NAME = "simulate"
-HELP = "evaluate a fixed policy (uniform, ALOHA heuristic) by Monte Carlo rollouts"
+HELP = "evaluate a fixed policy (uniform, ALOHA, max-pressure, fixed-time) by Monte Carlo rollouts"
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_env_arguments(parser)
     group = parser.add_argument_group("policy and evaluation")
     group.add_argument("--policy", default="uniform",
-                       help="uniform | aloha:Q (transmit probability Q) | aloha-search (default uniform)")
+                       help="uniform | aloha:Q (transmit probability Q) | aloha-search | max-pressure | "
+                            "fixed-time:G (traffic; G green steps per phase) (default uniform)")
     group.add_argument("--search-grid", default=None, metavar="Q1,Q2,...",
                        help="transmit probabilities tried by aloha-search (default 0,0.05,...,0.95)")
     group.add_argument("--gamma", type=float, default=0.7, help="discount factor (default 0.7)")
@@ -89,6 +90,11 @@ def simulate(args: argparse.Namespace) -> dict[str, Any]:
     if kind == "uniform":
         policy: Any = UniformPolicy(env.action_counts)
         out["policy"] = {"name": "uniform"}
+    elif kind in ("max-pressure", "fixed-time"):
+        from rl.policies.traffic import FixedTimePolicy, MaxPressurePolicy
+
+        policy = MaxPressurePolicy(env) if kind == "max-pressure" else FixedTimePolicy(env, green=int(q))
+        out["policy"] = {"name": kind} if kind == "max-pressure" else {"name": kind, "green": int(q)}
     elif kind == "aloha":
         policy = AlohaPolicy(env, q)
         out["policy"] = {"name": "aloha", "transmit_probability": q}
@@ -119,6 +125,20 @@ def _parse_policy(text: str, env: Any) -> tuple[str, float | None]:
     text = str(text).strip()
     if text == "uniform":
         return "uniform", None
+    if text == "max-pressure" or text == "fixed-time" or text.startswith("fixed-time:"):
+        from rl.envs.traffic import TrafficGridEnv
+
+        if not isinstance(env, TrafficGridEnv):
+            raise ValueError(f"--policy: {text!r} needs --env traffic")
+        if text == "max-pressure":
+            return "max-pressure", None
+        try:
+            green = int(text.split(":", 1)[1]) if ":" in text else 2
+        except ValueError:
+            green = 0
+        if green < 1:
+            raise ValueError(f"--policy: fixed-time:G needs an integer green time G >= 1, got {text!r}")
+        return "fixed-time", green
     if text == "aloha-search" or text.startswith("aloha:"):
         if not isinstance(env, WirelessAccessEnv):
             raise ValueError(f"--policy: {text!r} needs --env wireless")
@@ -131,7 +151,8 @@ def _parse_policy(text: str, env: Any) -> tuple[str, float | None]:
         if not 0.0 <= q <= 1.0:
             raise ValueError(f"--policy: aloha:Q needs a transmit probability Q in [0, 1], got {text!r}")
         return "aloha", q
-    raise ValueError(f"--policy: unknown policy {text!r}; use uniform, aloha:Q or aloha-search")
+    raise ValueError(f"--policy: unknown policy {text!r}; use uniform, aloha:Q, aloha-search, max-pressure or "
+                     "fixed-time:G")
 
 
 def _check_evaluation_flags(args: argparse.Namespace) -> None:

@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["CriticTable", "HashSlotTable", "TabularCritic", "hash_multipliers"]
+__all__ = ["CriticTable", "HashSlotTable", "TabularCritic", "critic_max_entries", "hash_multipliers"]
 
 CriticTable = Literal["auto", "dense", "hashed"]
 
@@ -63,6 +63,22 @@ def hash_multipliers(n_agents: int, width: int, n_runs: int, *, bits: int = 32
     return m1, m2, salt
 
 
+def critic_max_entries(memory_mb: float, *, max_load: float = 0.5) -> int:
+    """The key cap of a hashed critic whose table fits in ``memory_mb`` megabytes (2**20 bytes).
+
+    The table has a power-of-two number of cells of 16 bytes (a uint64 key and a float64
+    value) and is kept at most ``max_load`` full: the cap is ``max_load`` times the
+    largest such cell count within the budget.
+
+    >>> critic_max_entries(512)
+    16777216
+    """
+    if not memory_mb > 0:
+        raise ValueError(f"memory_mb must be > 0, got {memory_mb!r}")
+    cells = 1 << max(4, int(math.floor(math.log2(memory_mb * 2**20 / 16))))
+    return int(cells * max_load)
+
+
 class HashSlotTable:
     """Open-addressing hash table (linear probing) from nonzero uint64 keys to slots.
 
@@ -86,6 +102,7 @@ class HashSlotTable:
         while cap < capacity:
             cap *= 2
         self.max_load = float(max_load)
+        self.evicted = 0
         self.keys = np.zeros(cap, dtype=np.uint64)
         self.values = np.zeros(cap, dtype=np.float64)
         self.size = 0
@@ -158,6 +175,34 @@ class HashSlotTable:
         cells = self._probe(keys, self._home(keys), insert=False)
         return np.where(self.keys[cells] == keys, cells, -1)
 
+    def keep_largest(self, n_keep: int) -> int:
+        """Evict all but the ``n_keep`` entries of largest ``|value|`` (ties: the larger key
+        is kept), rehashing the survivors in place. Returns the number evicted.
+
+        An absent key reads as 0, so dropping the values nearest 0 changes the table's
+        reads the least.
+
+        >>> table = HashSlotTable(capacity=8)
+        >>> cells = table.find_or_insert(np.array([3, 4, 5], dtype=np.uint64))
+        >>> table.values[cells] = [0.5, -2.0, 0.1]
+        >>> table.keep_largest(2), sorted(table.state_dict()["keys"].tolist())
+        (1, [3, 4])
+        """
+        used = np.flatnonzero(self.keys != _EMPTY)
+        if used.size <= n_keep:
+            return 0
+        keys, values = self.keys[used], self.values[used]
+        order = np.lexsort((keys, np.abs(values)))          # ascending |value|, then key
+        keep = np.sort(order[used.size - max(int(n_keep), 0):])
+        self.keys[:] = _EMPTY
+        self.values[:] = 0.0
+        self.size = 0
+        cells = self._insert_new(keys[keep])
+        self.values[cells] = values[keep]
+        evicted = used.size - keep.size
+        self.evicted += evicted
+        return evicted
+
     def state_dict(self) -> dict[str, np.ndarray]:
         """The occupied keys and their values."""
         used = np.flatnonzero(self.keys != _EMPTY)
@@ -194,6 +239,13 @@ class TabularCritic:
         Key backend; ``"auto"`` uses dense keys when the total key space of one run
         is at most ``dense_limit`` entries.
     dense_limit : int
+    max_entries : int or None
+        Hashed persistent critics only: the most keys stored (all agents and runs). When
+        an iteration's new keys would exceed it, the stored keys with the smallest
+        ``|Q|`` are evicted (ties: smaller key first) down to ``3/4`` of the cap minus
+        the new keys. The table then never holds more than ``max_entries`` keys in at
+        most ``2 * max_entries`` cells (16 bytes each), whatever the number of
+        iterations. None: no cap.
 
     Examples
     --------
@@ -209,7 +261,8 @@ class TabularCritic:
     """
 
     def __init__(self, columns: list[list[int]], cardinality: list[list[int]], *, n_runs: int,
-                 persistent: bool, table: CriticTable = "auto", dense_limit: int = 1 << 20) -> None:
+                 persistent: bool, table: CriticTable = "auto", dense_limit: int = 1 << 20,
+                 max_entries: int | None = None) -> None:
         if len(columns) != len(cardinality):
             raise ValueError("columns and cardinality must list the same agents")
         for i, (c, k) in enumerate(zip(columns, cardinality)):
@@ -221,6 +274,10 @@ class TabularCritic:
             raise ValueError(f"table must be 'auto', 'dense' or 'hashed', got {table!r}")
         if not isinstance(n_runs, (int, np.integer)) or n_runs < 1:
             raise ValueError(f"n_runs must be a positive integer, got {n_runs!r}")
+        if max_entries is not None and (isinstance(max_entries, bool) or not isinstance(max_entries, (int, np.integer))
+                                        or max_entries < 16):
+            raise ValueError(f"max_entries must be an integer >= 16 or None, got {max_entries!r}")
+        self.max_entries = None if max_entries is None else int(max_entries)
         self.n_agents, self.n_runs, self.persistent = len(columns), int(n_runs), bool(persistent)
         width = max(1, max((len(c) for c in columns), default=1))
         self.width = width
@@ -260,7 +317,7 @@ class TabularCritic:
                                  "are too wide to hash exactly")
             m1, m2, self._salt = hash_multipliers(n, width, self.n_runs, bits=bits)
             self._mult_t = (np.ascontiguousarray(m1.T), np.ascontiguousarray(m2.T))
-            self._table = HashSlotTable(capacity=1024)
+            self._table = HashSlotTable(capacity=1024 if max_entries is None else min(1024, 2 * int(max_entries)))
             self.values = np.zeros(0)
 
     # ------------------------------------------------------------------ keys
@@ -365,10 +422,35 @@ class TabularCritic:
         cells, values = self._work_cells, self.values
         old = cells >= 0
         self._table.values[cells[old]] = values[old]
-        new = ~old & (values != 0.0)
+        new, n_keep = self.new_keys(cells, values)
         if new.any():
+            if n_keep is not None:
+                self._table.keep_largest(n_keep)
             new_cells = self._table.find_or_insert(self._work_keys[new])
             self._table.values[new_cells] = values[new]
+
+    def new_keys(self, cells: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, int | None]:
+        """Which working keys :meth:`commit` inserts, and how many stored keys it keeps.
+
+        New keys are those not stored (``cells < 0``) with a nonzero value. When they
+        would take the table past ``max_entries``, the table is cut to a low-water mark
+        of ``3/4`` of the cap: stored keys are evicted down to ``3/4 cap - new`` (the
+        returned count, None when no eviction is due) and, if the new keys alone exceed
+        ``3/4 cap``, only the ``3/4 cap`` of them with the largest ``|Q|`` are inserted
+        (ties: the larger key), so the table never holds more than ``max_entries`` keys.
+        """
+        new = (cells < 0) & (values != 0.0)
+        cap = self.max_entries
+        n_new = int(np.count_nonzero(new))
+        if cap is None or n_new == 0 or self._table.size + n_new <= cap:
+            return new, None
+        limit = (3 * cap) // 4
+        if n_new > limit:
+            idx = np.flatnonzero(new)
+            order = np.lexsort((self._work_keys[idx], np.abs(values[idx])))
+            new[idx[order[:n_new - limit]]] = False
+            n_new = limit
+        return new, limit - n_new
 
     def td_sweep(self, slots: np.ndarray, rewards: np.ndarray, *, gamma: float, alphas: np.ndarray) -> None:
         """SARSA TD(0) along a trajectory, in time order.

@@ -278,7 +278,6 @@ def build_agent_inputs(graph: FactoredGraph, *, kappa: int, mode: InputMode,
                          "the spec has continuous ones")
     n, n_state = spec.n_agents, spec.n_state
     state_index = {name: j for j, name in enumerate(spec.state_names)}
-    owner = np.asarray(spec.state_owner)
     neighborhoods = [spec.neighborhood(i, int(kappa)) for i in range(n)]
     if mode == "acr":
         value_cols = [[state_index[s] for s in value_acr(graph, i, kappa=kappa)] for i in range(n)]
@@ -286,8 +285,10 @@ def build_agent_inputs(graph: FactoredGraph, *, kappa: int, mode: InputMode,
         dom_agents = [domain_acr(graph, i, kappa=kappa) for i in range(n)]
         critic_dom_agents = dom_agents
     else:
-        value_cols = [[int(j) for j in np.flatnonzero(np.isin(owner, nb))] for nb in neighborhoods]
-        policy_cols = [[int(j) for j in spec.agent_state_indices(i)] for i in range(n)]
+        # coordinates of N_i^kappa in increasing column order (per-agent lists: no O(n^2) scan)
+        own_cols = [spec.agent_state_indices(i).tolist() for i in range(n)]
+        value_cols = [sorted(j for a in nb for j in own_cols[a]) for nb in neighborhoods]
+        policy_cols = own_cols
         dom_agents = [[i] for i in range(n)]
         critic_dom_agents = neighborhoods
     codes, code_counts = _domain_codes(np.asarray(source_w_hat, dtype=np.float64), critic_dom_agents)

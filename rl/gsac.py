@@ -39,7 +39,8 @@ from causalnet.graph import FactoredGraph
 from rl.advantage import AdvantageWeights, effective_horizon
 from rl.actors import (LocalizedSoftmaxPolicy, action_mask, policy_codes, policy_layout, sample_from_cdf,
                        softmax_tables)
-from rl.critics import CriticTable, TabularCritic
+from rl.critics import CriticTable, TabularCritic, critic_max_entries
+from rl.engine import Engine, NumbaState, iterate_numba, resolve_engine
 from rl.features import (ConstantFeatures, DomainFeatures, InputMode, PolynomialFeatures,
                          SourceOneHotFeatures, build_agent_inputs)
 
@@ -105,6 +106,11 @@ class GSACConfig:
         Critic key backend (see :mod:`rl.critics`).
     dense_limit : int
         Largest per-run key space stored densely under ``critic_table="auto"``.
+    critic_memory_mb : float or None
+        Memory bound of a hashed persistent critic's table (all agents and runs): at most
+        :func:`rl.critics.critic_max_entries` keys are kept, evicting the values nearest 0
+        first (see :class:`rl.critics.TabularCritic`). None: unbounded (about 0.9 keys per
+        agent per iteration on the wireless benchmark).
     critic_timing : "current" or "post_transition"
         ``"current"``: critic key ``x_t = (s_t, a_t)`` (the algorithm). ``"post_transition"``:
         ``x_t = (s_{t+1}, a_t)``, what the reference code computes in effect (its
@@ -127,6 +133,7 @@ class GSACConfig:
     critic_timing: CriticTiming = "current"
     actor: ActorKind = "advantage"
     reward_norm: bool = True
+    critic_memory_mb: float | None = 512.0
 
     def __post_init__(self) -> None:
         choices = {"inputs": ("acr", "truncation"), "critic": ("persistent", "reset"),
@@ -151,6 +158,9 @@ class GSACConfig:
             raise ValueError(f"restart must be an integer >= 1 or None, got {self.restart!r}")
         if self.gamma is not None and not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"gamma must lie in [0, 1], got {self.gamma!r}")
+        if self.critic_memory_mb is not None and (isinstance(self.critic_memory_mb, bool)
+                                                  or not float(self.critic_memory_mb) >= 1.0 / 1024):
+            raise ValueError(f"critic_memory_mb must be >= 1/1024 (1 KB) or None, got {self.critic_memory_mb!r}")
         if not isinstance(self.reward_norm, (bool, np.bool_)):
             raise ValueError(f"reward_norm must be True or False, got {self.reward_norm!r}")
         for name in ("critic_h", "critic_t0", "actor_lr"):
@@ -421,6 +431,9 @@ class GSACTrainer:
     initial_policy : LocalizedSoftmaxPolicy or array, optional
         Starting parameters (shape ``(n, S, F, A)`` or ``(R, n, S, F, A)``); default zeros
         (uniform policies).
+    engine : "auto", "numpy" or "numba"
+        ``"numpy"``: the reference array code; ``"numba"``: compiled kernels
+        (:mod:`rl.engine`), the same numbers bit for bit; ``"auto"``: numba when it imports.
 
     Examples
     --------
@@ -435,7 +448,9 @@ class GSACTrainer:
     def __init__(self, env, graph: FactoredGraph, config: GSACConfig | None = None, *,
                  domain_factors: np.ndarray | None = None, w_hat: np.ndarray | None = None,
                  features: DomainFeatures | None = None, rng: RngLike | Sequence[RngLike] = None,
-                 n_runs: int | None = None, initial_policy: LocalizedSoftmaxPolicy | np.ndarray | None = None) -> None:
+                 n_runs: int | None = None, initial_policy: LocalizedSoftmaxPolicy | np.ndarray | None = None,
+                 engine: Engine = "auto") -> None:
+        self.engine = resolve_engine(engine)
         config = GSACConfig() if config is None else config
         if not isinstance(config, GSACConfig):
             raise TypeError(f"config must be a GSACConfig, got {type(config).__name__}")
@@ -476,7 +491,9 @@ class GSACTrainer:
             self.features = PolynomialFeatures(n, degree=self.features.degree, agents=self.inputs.domain_agents)
         self.critic = TabularCritic(self.inputs.critic_columns, self.inputs.critic_cardinality, n_runs=self.n_runs,
                                     persistent=config.critic == "persistent", table=config.critic_table,
-                                    dense_limit=config.dense_limit)
+                                    dense_limit=config.dense_limit,
+                                    max_entries=None if config.critic_memory_mb is None
+                                    else critic_max_entries(config.critic_memory_mb))
         self.advantage: AdvantageWeights | None = None
         if config.actor == "advantage":
             self.advantage = AdvantageWeights(self.inputs.neighborhoods, n_runs=self.n_runs,
@@ -515,6 +532,7 @@ class GSACTrainer:
         self._discount = config.gamma ** np.arange(T + 1, dtype=np.float64)
         # the advantage actor's step rule: eta / H, H = sum_t gamma^t (see rl.advantage)
         self._actor_scale = (1.0 / effective_horizon(config.gamma, T) if config.actor == "advantage" else 1.0)
+        self._numba = NumbaState(self) if self.engine == "numba" else None
 
     # -------------------------------------------------------------- set-up
     def _factor_table(self, value, name: str) -> np.ndarray:
@@ -545,6 +563,9 @@ class GSACTrainer:
         return alphas, cfg.actor_lr * self._actor_scale / math.sqrt(kk + 1)
 
     def _iterate_once(self) -> None:
+        if self._numba is not None:
+            iterate_numba(self)
+            return
         cfg, env = self.config, self.env
         R, n, T = self.n_runs, self.n_agents, cfg.horizon
         streams = self._streams
@@ -666,13 +687,16 @@ class GSACTrainer:
 
     def run(self, iterations: int, *, eval_every: int = 0, eval_episodes: int = 400, eval_env=None,
             eval_w_hat: np.ndarray | None = None, eval_domain_factor: np.ndarray | None = None,
-            progress: bool = False, callback: Callable[["GSACTrainer"], None] | None = None) -> GSACResult:
+            progress: bool = False, callback: Callable[["GSACTrainer"], None] | None = None,
+            on_eval: Callable[[int, np.ndarray, np.ndarray], None] | None = None) -> GSACResult:
         """Train for ``iterations`` outer iterations, evaluating every ``eval_every`` of them.
 
         Evaluation (when ``eval_every > 0``) happens before the first iteration if the
         trainer is fresh and after every iteration count divisible by ``eval_every``
-        (the reference schedule: 0, 2000, 4000, ...). ``callback(trainer)`` is called
-        after each evaluation. Returns a :class:`GSACResult`.
+        (the reference schedule: 0, 2000, 4000, ...). After each evaluation,
+        ``on_eval(iteration, means, std_errs)`` receives the per-run results (e.g. a
+        :meth:`causalnet.progress_log.ProgressLog.training_hook`), then
+        ``callback(trainer)`` is called. Returns a :class:`GSACResult`.
         """
         if isinstance(eval_every, bool) or not isinstance(eval_every, (int, np.integer)) or eval_every < 0:
             raise ValueError(f"eval_every must be an integer >= 0, got {eval_every!r}")
@@ -691,6 +715,8 @@ class GSACTrainer:
             eval_means.append(mean)
             eval_errs.append(err)
             logger.info("iteration %d: discounted return %s", self.iteration, np.round(mean, 4).tolist())
+            if on_eval is not None:
+                on_eval(self.iteration, mean, err)
             if callback is not None:
                 callback(self)
 

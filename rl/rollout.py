@@ -6,7 +6,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from causalnet.data import Transitions
+from causalnet.data import Transitions, code_dtype, reward_dtype
 from rl.envs.base import NetworkedEnv, as_generator
 
 __all__ = ["collect_transitions"]
@@ -67,28 +67,43 @@ def collect_transitions(
     if not factors:
         raise ValueError("domain_factors must name at least one domain")
     n, m = env.n_agents, env.spec.n_state
-    parts = []
-    w_table = np.empty((len(factors), n))
+    n_dom, rows = len(factors), episodes * horizon
+    w_table = np.empty((n_dom, n))
+    # final arrays in their narrow dtypes, written in place (rows: domain, episode, time)
+    a_dtype = code_dtype(int(np.max(env.action_counts)) - 1)
+    states_out = next_out = None
+    actions_out = np.empty((n_dom, episodes, horizon, n), dtype=a_dtype)
+    rewards_out: np.ndarray | None = None
     for label, w in enumerate(factors):
         w = np.broadcast_to(np.asarray(w, dtype=np.float64), (n,)).copy()
         w_table[label] = w
         dom_env = env.with_domain_factor(w)
         states = dom_env.reset(episodes, rng)
-        s_buf = np.empty((horizon, episodes, m), dtype=states.dtype)
-        ns_buf = np.empty_like(s_buf)
-        a_buf = np.empty((horizon, episodes, n), dtype=np.int64)
-        r_buf = np.empty((horizon, episodes, n), dtype=np.float64)
+        if states_out is None:
+            states_out = np.empty((n_dom, episodes, horizon, m), dtype=states.dtype)
+            next_out = np.empty_like(states_out)
         for t in range(horizon):
             actions = np.asarray(policy(states, rng), dtype=np.int64)
             nxt, rewards = dom_env.step(states, actions, rng)
-            s_buf[t], a_buf[t], r_buf[t], ns_buf[t] = states, actions, rewards, nxt
+            rewards_out = _store_rewards(rewards_out, rewards, (n_dom, episodes, horizon, n))
+            states_out[label, :, t], next_out[label, :, t] = states, nxt
+            actions_out[label, :, t], rewards_out[label, :, t] = actions, rewards
             states = nxt
-        # rows ordered episode-major, then time
-        order = lambda buf: buf.transpose(1, 0, 2).reshape(episodes * horizon, -1)
-        parts.append(dict(
-            states=order(s_buf), actions=order(a_buf), rewards=order(r_buf), next_states=order(ns_buf),
-            domain=np.full(episodes * horizon, label, dtype=np.int64),
-            episode=np.repeat(np.arange(episodes, dtype=np.int64) + label * episodes, horizon),
-            time=np.tile(np.arange(horizon, dtype=np.int64), episodes)))
-    cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    flat = lambda arr: arr.reshape(n_dom * rows, -1)
+    labels = np.arange(n_dom)
+    cat = dict(states=flat(states_out), actions=flat(actions_out), rewards=flat(rewards_out),
+               next_states=flat(next_out),
+               domain=np.repeat(labels, rows).astype(code_dtype(n_dom - 1)),
+               episode=np.repeat(np.arange(n_dom * episodes), horizon).astype(code_dtype(n_dom * episodes - 1)),
+               time=np.tile(np.arange(horizon), n_dom * episodes).astype(code_dtype(horizon - 1)))
     return Transitions(env.spec, **cat, domain_factors=w_table)
+
+
+def _store_rewards(buffer: np.ndarray | None, rewards: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The reward buffer, created or widened so that ``rewards`` fit exactly (narrowest exact dtype)."""
+    need = reward_dtype(rewards)
+    if buffer is None:
+        return np.zeros(shape, dtype=need)
+    if np.can_cast(need, buffer.dtype, casting="safe"):
+        return buffer
+    return buffer.astype(np.promote_types(buffer.dtype, need))

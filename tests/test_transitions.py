@@ -103,6 +103,7 @@ def _mutations():
     def wrong_format(arrays, meta):
         meta["format"] = "other.tool"
     def nan_reward(arrays, meta):
+        arrays["rewards"] = arrays["rewards"].astype(np.float64)   # stored as int8 (0/1 rewards)
         arrays["rewards"][1, 1] = np.nan
     return [
         (missing_array, r"missing array\(s\): \['rewards'\]"),

@@ -10,7 +10,7 @@ Example TOML (every key optional)::
 
     seed = 0
     [env]
-    kind = "wireless"      # or "synthetic"
+    kind = "wireless"      # or "synthetic", "traffic" (rows, cols, bins, ...: docs/traffic.md)
     grid = 3               # wireless: grid x grid access points, (grid+1)^2 users
     [domains]
     sources = [0.2, 0.5, 0.8]
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
-from causalnet.errors import CausalnetError
+from causalnet.errors import CausalnetError, reading_file
 
 __all__ = ["ACRSection", "AdaptSection", "AnalysisSection", "ConfigError", "DataSection", "DiscoverySection",
            "DomainsSection", "EnvSection", "RunConfig", "TrainSection", "config_from_dict", "config_to_dict",
@@ -57,9 +57,9 @@ def _opt(default: Any, help: str, *, low: float | None = None, high: float | Non
 class EnvSection:
     """The networked system the pipeline runs on."""
 
-    kind: Literal["wireless", "synthetic", "synthetic-continuous"] = _opt("wireless", "environment family")
+    kind: Literal["wireless", "synthetic", "synthetic-continuous", "traffic"] = _opt("wireless", "environment family")
     grid: int = _opt(3, "wireless: grid x grid access points, one user on each of the (grid+1)^2 vertices",
-                     low=1, high=31)
+                     low=1, high=63)
     deadline: int = _opt(2, "wireless: packet deadline (state coordinates per user)", low=1, high=8)
     transmit: Literal["random", "allone"] = _opt("random", "wireless: access-point success probabilities")
     agents: int = _opt(12, "synthetic: number of agents", low=2, high=4096)
@@ -67,6 +67,15 @@ class EnvSection:
     env_seed: int = _opt(0, "synthetic: seed of the graph, masks and tables", low=0)
     mechanism: Literal["linear", "nonlinear", "mixed"] = _opt(
         "linear", "synthetic-continuous: linear-Gaussian or nonlinear additive-noise mechanisms")
+    rows: int = _opt(3, "traffic: rows of intersections", low=1, high=64)
+    cols: int = _opt(3, "traffic: columns of intersections", low=1, high=64)
+    bins: int = _opt(3, "traffic: queue levels per approach (capacity bins - 1 platoons)", low=2, high=16)
+    saturation: float = _opt(0.9, "traffic: discharge probability of a green, non-empty approach",
+                             low=0.0, high=1.0, low_open=True)
+    turning: tuple[float, ...] = _opt((0.7, 0.0, 0.3), "traffic: straight, left, right probabilities (sum to one)",
+                                      low=0.0, high=1.0)
+    switching_cost: float = _opt(0.0, "traffic: reward penalty for changing the phase (> 0 adds the phase to "
+                                       "the state)", low=0.0)
 
 
 @dataclass(frozen=True)
@@ -97,7 +106,8 @@ class DiscoverySection:
                         low=0.0, high=1.0, low_open=True, high_open=True)
     ci_test: Literal["auto", "gsq", "chisq", "regression", "additive"] = _opt(
         "auto", "conditional-independence test (auto: gsq on discrete data, additive on continuous data)")
-    max_cond_size: int = _opt(2, "largest conditioning set", low=0, high=8)
+    max_cond_size: int = _opt(4, "cap on the conditioning-set size (levels stop earlier when no candidate "
+                                 "has that many adjacent candidates)", low=0, high=8)
     n_jobs: int = _opt(2, "worker processes", low=1, high=256)
 
 
@@ -133,6 +143,17 @@ class AdaptSection:
     episodes: int = _opt(30, "target episodes on the adaptation curve", low=1, high=10_000)
     trajectories: int = _opt(20, "target trajectories T_a used to estimate the target factor", low=1)
     eval_episodes: int = _opt(400, "rollouts per point of the adaptation curve", low=2)
+    ft_actor_lr: float = _opt(1000.0, "SAC-FT target phase: actor step size eta (chosen on a source domain by "
+                                      "benchmarks/ft_step_size.py)", low=0.0, low_open=True)
+    ft_iterations_per_episode: int = _opt(1, "SAC-FT target phase: outer iterations (T-step target episodes) "
+                                             "per point of the adaptation curve", low=1, high=100)
+    ft_logit_scale: float = _opt(1.0, "SAC-FT target phase: factor on the pre-trained policy's logits before "
+                                      "fine-tuning (1: unchanged; < 1 makes a saturated softmax learnable again)",
+                                 low=0.0, high=1.0, low_open=True)
+    lfs_actor_lr: float = _opt(1000.0, "SAC-LFS: actor step size eta in the target (chosen on a source domain)",
+                               low=0.0, low_open=True)
+    lfs_iterations_per_episode: int = _opt(1, "SAC-LFS: outer iterations per point of the adaptation curve",
+                                           low=1, high=100)
 
 
 @dataclass(frozen=True)
@@ -175,6 +196,10 @@ class RunConfig:
         if self.train.eval_points > self.train.iterations:
             raise ConfigError(f"train.eval_points ({self.train.eval_points}) must not exceed train.iterations "
                               f"({self.train.iterations})")
+        turning = self.env.turning
+        if len(turning) != 3 or abs(sum(turning) - 1.0) > 1e-9:
+            raise ConfigError(f"env.turning: expected three probabilities (straight, left, right) summing to one, "
+                              f"got {list(turning)}")
         if not self.analysis.error_trajectories:
             raise ConfigError("analysis.error_trajectories: give at least one trajectory count")
 
@@ -337,11 +362,17 @@ def load_config(path: str | Path | None = None, *, quick: bool = False,
             text = p.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"--config: cannot read {p}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"--config: {p} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"--config: {p} is not valid TOML: {exc}") from None
-        cfg = config_from_dict(data, cfg)
+        try:
+            with reading_file(p, ConfigError):
+                cfg = config_from_dict(data, cfg)
+        except ConfigError as exc:
+            raise ConfigError(f"--config: {p}: {exc}") from None
     for text in overrides:
         cfg = config_from_dict(parse_override(text), cfg)
     return cfg

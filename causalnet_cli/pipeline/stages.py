@@ -22,12 +22,14 @@ Files (relative to the run folder):
 ``policies/target/<method>/`` policies deployed in the target after adaptation
 ``adaptation.json``          adaptation curves over the first target episodes
 ``metrics.json``             per method: zero-shot and adaptation returns, 95% CIs
+``progress.csv``/``.jsonl``  every evaluation point of the learning stages, appended as measured
 ``figures/*.png``, ``report.md``, ``report.html``
 ============================ =========================================================
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -38,6 +40,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from causalnet.acr_file import read_acr
 from causalnet.data import Transitions
 from causalnet.discovery import LocalDiscovery, hops_warning
 from causalnet.domain_factors import DomainFactorEstimator
@@ -45,6 +48,7 @@ from causalnet.domain_factors_continuous import make_domain_factor_estimator
 from causalnet.domain_factors_latent import LatentDomainFactorEstimator
 from causalnet.graph import FactoredGraph
 from causalnet.io import atomic_write_json, json_ready
+from causalnet.progress_log import ProgressLog
 from causalnet_cli.pipeline.config import RunConfig
 
 __all__ = ["PipelineContext", "STAGE_SEEDS", "build_environment", "run_stage", "stage_names"]
@@ -74,6 +78,11 @@ def build_environment(config: RunConfig):
     from rl.envs import SyntheticNetworkEnv, WirelessAccessEnv
 
     env = config.env
+    if env.kind == "traffic":
+        from rl.envs.traffic import TrafficGridEnv
+
+        return TrafficGridEnv(env.rows, env.cols, bins=env.bins, saturation=env.saturation, turning=env.turning,
+                              switching_cost=env.switching_cost)
     if env.kind == "wireless":
         return WirelessAccessEnv.from_grid(env.grid, deadline=env.deadline, transmit=env.transmit)
     if env.kind == "synthetic-continuous":
@@ -91,7 +100,9 @@ class PipelineContext:
     folder: Path
     progress: bool = False
     echo: Callable[[str], None] = field(default=lambda text: None)
+    executor: Any = None    # a causalnet.backends.Backend for discovery (None: discovery.n_jobs processes)
     _env: Any = None
+    _log: Any = None
 
     @property
     def env(self):
@@ -106,6 +117,12 @@ class PipelineContext:
 
     def path(self, rel: str) -> Path:
         return self.folder / rel
+
+    def progress_log(self) -> ProgressLog:
+        """The run's streamed evaluation log (``progress.csv``, ``progress.jsonl``)."""
+        if self._log is None:
+            self._log = ProgressLog(self.folder)
+        return self._log
 
     def read_json(self, rel: str) -> Any:
         return json.loads(self.path(rel).read_text(encoding="utf-8"))
@@ -196,7 +213,7 @@ def stage_discover(ctx: PipelineContext) -> list[Path]:
     ctx.echo(f"discovering parents of {data.spec.n_state + data.spec.n_agents} targets from {len(data)} rows "
              f"(alpha={d.alpha}, {d.ci_test}, conditioning sets <= {d.max_cond_size})")
     est = LocalDiscovery(alpha=d.alpha, ci_test=d.ci_test, max_cond_size=d.max_cond_size, n_jobs=d.n_jobs,
-                         progress=ctx.progress)
+                         progress=ctx.progress, executor=ctx.executor)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         est.fit(data)
@@ -317,7 +334,8 @@ def _train(ctx: PipelineContext, method: str) -> list[Path]:
     target = ctx.target_factor()
     eval_w_hat = _target_w_hat(ctx) if method in ("gsac", "sac-mtl") else target
     result = trainer.run(t.iterations, eval_every=every, eval_episodes=t.eval_episodes,
-                         eval_env=env.with_domain_factor(target), eval_w_hat=eval_w_hat, progress=ctx.progress)
+                         eval_env=env.with_domain_factor(target), eval_w_hat=eval_w_hat, progress=ctx.progress,
+                         on_eval=ctx.progress_log().training_hook(f"train:{method}", method))
     summary = summarize_training(result).to_dict()
     summary.update({"method": method, "iterations_done": int(result.iterations),
                     "critic_entries": int(result.critic_entries), "train_seconds": result.train_seconds,
@@ -361,18 +379,24 @@ def stage_adapt(ctx: PipelineContext) -> list[Path]:
             methods[method] = [zero_shot(p, w, fill=fill) for p, w in zip(bundle.policies, w_target)]
         elif method == "sac-ft":
             bundle = load_policy(ctx.path("policies/meta/sac-ft"))
-            methods[method] = make_trainer("sac-ft", env, ctx.truth(), config=_gsac_config(ctx),
-                                           target_factor=target, initial_policy=bundle.policies,
+            config = dataclasses.replace(_gsac_config(ctx), actor_lr=cfg.adapt.ft_actor_lr)
+            start = np.stack([p.theta for p in bundle.policies]) * cfg.adapt.ft_logit_scale
+            methods[method] = make_trainer("sac-ft", env, ctx.truth(), config=config,
+                                           target_factor=target, initial_policy=start,
                                            rng=learn_seeds["sac-ft"], n_runs=runs)
         else:
-            methods[method] = make_trainer("sac-lfs", env, ctx.truth(), config=_gsac_config(ctx),
+            config = dataclasses.replace(_gsac_config(ctx), actor_lr=cfg.adapt.lfs_actor_lr)
+            methods[method] = make_trainer("sac-lfs", env, ctx.truth(), config=config,
                                            target_factor=target, rng=learn_seeds["sac-lfs"], n_runs=runs)
     methods["uniform"] = UniformPolicy(env.action_counts)
     ctx.echo(f"adaptation curves over {cfg.adapt.episodes} target episodes, {runs} runs, methods "
              f"{', '.join(cfg.train.methods)} (+ uniform reference)")
     curves = adaptation_curves(methods, env, target, episodes=cfg.adapt.episodes,
                                eval_episodes=cfg.adapt.eval_episodes, gamma=cfg.train.gamma,
-                               horizon=cfg.data.horizon, rng=seeds[2], n_runs=runs)
+                               horizon=cfg.data.horizon, rng=seeds[2], n_runs=runs,
+                               on_point=ctx.progress_log().adaptation_hook("adapt"),
+                               iterations_per_episode={"sac-ft": cfg.adapt.ft_iterations_per_episode,
+                                                       "sac-lfs": cfg.adapt.lfs_iterations_per_episode})
     out = curves.to_dict()
     out["target_estimates"] = {"trajectories": cfg.adapt.trajectories, "w_hat": w_target,
                                "mean_abs_error": float(np.nanmean(np.abs(w_target - _target_w_hat(ctx))))}
@@ -415,7 +439,7 @@ def stage_metrics(ctx: PipelineContext) -> list[Path]:
             "final_average_reward": _ci(s["final_average_reward"])}
     reference = {"uniform": methods.pop("uniform")} if "uniform" in methods else {}
     structure = ctx.read_json("structure_metrics.json")
-    acr = ctx.read_json("acr.json")
+    acr = read_acr(ctx.path("acr.json"))
     factors = ctx.read_json("domain_factors.json")
     training = {"evaluated_in": {"target_factor": cfg.domains.target, "w_hat": "true target factor"},
                 "methods": {m: ctx.read_json(f"training/{m}.json") for m in cfg.train.methods

@@ -4,7 +4,9 @@ from rl.envs.base import NetworkedEnv, as_generator
 from rl.envs.pettingzoo_adapter import make_parallel_env, parallel_env_class
 from rl.envs.synthetic import ConditionalTable, SyntheticNetworkEnv, make_interaction_graph
 from rl.envs.synthetic_continuous import SyntheticContinuousEnv
+from rl.envs.traffic import TrafficGridEnv
 from rl.envs.wireless import WirelessAccessEnv, reference_transmit_probabilities
 
-__all__ = ["ConditionalTable", "NetworkedEnv", "SyntheticContinuousEnv", "SyntheticNetworkEnv", "WirelessAccessEnv", "as_generator",
+__all__ = ["ConditionalTable", "NetworkedEnv", "SyntheticContinuousEnv", "SyntheticNetworkEnv", "TrafficGridEnv",
+           "WirelessAccessEnv", "as_generator",
            "make_interaction_graph", "make_parallel_env", "parallel_env_class", "reference_transmit_probabilities"]

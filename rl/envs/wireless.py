@@ -161,30 +161,43 @@ class WirelessAccessEnv(NetworkedEnv):
         return cls(grid + 1, grid + 1, **kwargs)
 
     # ------------------------------------------------------------- topology
+    @property
+    def access(self) -> np.ndarray:
+        """``access[i, k]``: True when user ``i`` can reach AP ``k`` (built on demand:
+        it has ``n_agents * n_aps`` cells, quadratic in the network size)."""
+        out = np.zeros((self.n_agents, self.n_aps), dtype=bool)
+        out[self._ap_users, np.arange(self.n_aps)[:, None]] = True
+        return out
+
     def _build_topology(self, n_users: int) -> None:
         w, u, d = self.width, self.users_per_vertex, self.deadline
-        access = np.zeros((n_users, self.n_aps), dtype=bool)
-        for ap in range(self.n_aps):
-            top_left = (ap // (w - 1)) * w + ap % (w - 1)
-            for vertex in (top_left, top_left + 1, top_left + w, top_left + w + 1):
-                access[vertex * u:(vertex + 1) * u, ap] = True
-        self.access = access
-        self.users_per_ap = access.sum(axis=0)
-        aps_of = [np.flatnonzero(access[i]) for i in range(n_users)]
+        # users of each AP from the geometry (linear in users + APs, no users x APs scan)
+        ap = np.arange(self.n_aps, dtype=np.int64)
+        top_left = (ap // (w - 1)) * w + ap % (w - 1)
+        corners = np.stack([top_left, top_left + 1, top_left + w, top_left + w + 1], axis=1)   # (n_aps, 4)
+        ap_users = (corners[:, :, None] * u + np.arange(u)).reshape(self.n_aps, 4 * u)       # increasing
+        self._ap_users = ap_users
+        self.users_per_ap = np.full(self.n_aps, 4 * u, dtype=np.int64)
+        pair_user, pair_ap = ap_users.ravel(), np.repeat(ap, 4 * u)
+        order = np.lexsort((pair_ap, pair_user))                          # by user, then AP
+        counts = np.bincount(pair_user, minlength=n_users)
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        sorted_aps = pair_ap[order]
+        aps_of = [sorted_aps[bounds[i]:bounds[i + 1]] for i in range(n_users)]
         self.aps_of_user = aps_of
-        n_actions = np.array([1 + d * len(a) for a in aps_of], dtype=np.int64)
+        n_actions = 1 + d * counts
         width_a = int(n_actions.max())
         # (user, action) -> slot / AP; -1 for idle and for padding beyond the user's actions
         self._slot_table = np.full((n_users, width_a), -1, dtype=np.int64)
         self._ap_table = np.full((n_users, width_a), -1, dtype=np.int64)
-        for i, aps in enumerate(aps_of):
-            for slot in range(d):
-                for k, ap in enumerate(aps):
-                    self._slot_table[i, 1 + slot * len(aps) + k] = slot
-                    self._ap_table[i, 1 + slot * len(aps) + k] = ap
+        rank = np.arange(order.size) - bounds[pair_user[order]]           # k of each (user, AP) pair
+        users_sorted = pair_user[order]
+        for slot in range(d):
+            col = 1 + slot * counts[users_sorted] + rank
+            self._slot_table[users_sorted, col] = slot
+            self._ap_table[users_sorted, col] = sorted_aps
         self._build_step_tables(width_a)
-        edges = sorted({(int(a), int(b)) for ap in range(self.n_aps)
-                        for a, b in itertools.combinations(np.flatnonzero(access[:, ap]), 2)})
+        edges = sorted({(int(a), int(b)) for users in ap_users for a, b in itertools.combinations(users, 2)})
         self.spec = NetworkSpec(
             n_agents=n_users,
             edges=tuple(edges),
