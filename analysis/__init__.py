@@ -15,6 +15,8 @@ plot_curves, style
     Training curves and adaptation curves with 95% bands; method colours.
 report
     Figures and ``report.md``/``report.html`` of a ``causalnet run`` folder.
+sweep
+    The table (mean and 95% CI per setting and method) and figure of a ``causalnet sweep``.
 
 The names below are importable from ``analysis`` directly; they load their module
 (and matplotlib) on first use, so ``import analysis`` stays cheap.
@@ -35,6 +37,7 @@ _EXPORTS = {
     "plot_training_curves": "plot_curves", "plot_adaptation_curves": "plot_curves",
     "plot_factor_error": "plot_curves",
     "build_report": "report", "ReportError": "report",
+    "sweep_rows": "sweep", "write_sweep_tables": "sweep", "plot_sweep": "sweep",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -27,9 +27,13 @@ import numpy as np
 
 from causalnet.errors import CausalnetError
 from causalnet.graph import FactoredGraph
+from causalnet.acr_file import read_acr
+from causalnet.errors import InputFileError
 from causalnet.io import atomic_write_text
+from causalnet.progress_log import PROGRESS_JSONL, read_progress
 
-__all__ = ["ReportError", "build_report", "default_agent", "render_html", "render_markdown", "report_blocks"]
+__all__ = ["PROGRESS_FIGURE", "ReportError", "build_progress_report", "build_report", "default_agent", "render_html",
+           "render_markdown", "report_blocks"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +44,8 @@ REQUIRED_FILES = ("config.json", "env.json", "data_summary.json", "graph.json", 
 FIGURES = {"structure": "two_slice_graph.png", "acr": "acr_layout.png", "dimensions": "acr_dimensions.png",
            "training": "training_curves.png", "adaptation": "adaptation_curves.png",
            "factor_error": "domain_factor_error.png"}
+#: File name of the figure drawn from the streamed evaluation log.
+PROGRESS_FIGURE = "progress_curves.png"
 
 
 #: Legend labels of the training figure (the methods are not yet deployed there).
@@ -88,11 +94,21 @@ def _load(folder: Path) -> dict[str, Any]:
                 out[name[:-5]] = json.loads((folder / name).read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError) as exc:
                 raise ReportError(f"cannot read {folder / name}: {exc}") from exc
+    try:
+        out["acr"] = read_acr(folder / "acr.json")
+    except InputFileError as exc:
+        raise ReportError(str(exc)) from None
     out["graph"] = FactoredGraph.load(folder / "graph.json")
     out["true_graph"] = FactoredGraph.load(folder / "true_graph.json")
     state = folder / "run_state.json"
     out["run_state"] = json.loads(state.read_text(encoding="utf-8")) if state.is_file() else {}
     out["folder"] = folder.resolve()
+    out["progress"] = []
+    if (folder / PROGRESS_JSONL).is_file():
+        try:
+            out["progress"] = read_progress(folder)
+        except InputFileError as exc:
+            raise ReportError(str(exc)) from None
     return out
 
 
@@ -122,7 +138,30 @@ def draw_figures(folder: Path, results: dict[str, Any], agent: int) -> dict[str,
         "factor_error": plot_factor_error(results["domain_factors"]["error_curve"],
                                           fig_dir / FIGURES["factor_error"]),
     }
+    if results.get("progress"):
+        from analysis.plot_progress import plot_progress
+        paths["progress"] = plot_progress(results["progress"], fig_dir / PROGRESS_FIGURE)
     return paths
+
+
+def build_progress_report(folder: str | os.PathLike) -> list[Path]:
+    """Draw ``figures/progress_curves.png`` from ``folder/progress.jsonl`` alone (any run, finished or not).
+
+    Raises
+    ------
+    ReportError
+        If the folder has no readable progress log or the log holds no point yet.
+    """
+    from analysis.plot_progress import plot_progress
+
+    folder = Path(folder)
+    try:
+        records = read_progress(folder)
+    except InputFileError as exc:
+        raise ReportError(f"no usable progress log: {exc}") from None
+    if not records:
+        raise ReportError(f"{folder / PROGRESS_JSONL} holds no evaluation point yet")
+    return [plot_progress(records, folder / "figures" / PROGRESS_FIGURE)]
 
 
 # ------------------------------------------------------------------ blocks
@@ -245,6 +284,11 @@ def report_blocks(results: dict[str, Any], figures: dict[str, Path], agent: int)
                Block("table", header=("method", "iterations", "final return", "95% CI", "training seconds"),
                      rows=tuple(trows)),
                Block("figure", "Training curves (mean and 95% CI over runs).", path=fig["training"])]
+    if "progress" in fig:
+        blocks += [Block("paragraph", "Every evaluation point of the learning stages, as streamed to progress.csv "
+                                      "and progress.jsonl while the run went on (mean over runs; band: min to "
+                                      "max)."),
+                   Block("figure", "Streamed evaluation log.", path=fig["progress"])]
     # reproduction
     seconds = {k: v["seconds"] for k, v in results.get("run_state", {}).get("stages", {}).items()}
     items = tuple(f"{k}: {v:.1f} s" for k, v in seconds.items())

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from causalnet.errors import CausalnetError
+from causalnet.errors import CausalnetError, reading_file
 from causalnet.io import atomic_write, read_npz_arrays
 from causalnet.spec import NetworkSpec, SpecError
 
@@ -44,7 +44,8 @@ class Transitions:
     states, next_states : ndarray, shape (N, spec.n_state)
         State coordinates at time t and t+1 (integers ``0..card-1`` for discrete
         coordinates, floats allowed for continuous ones).
-    actions : ndarray of int, shape (N, spec.n_agents)
+    actions : ndarray, shape (N, spec.n_agents)
+        Integers, or floats when the spec's actions are continuous (cardinality None).
     rewards : ndarray of float, shape (N, spec.n_agents)
     domain : ndarray of int, shape (N,)
         Domain label ``0..M-1`` of each row.
@@ -102,7 +103,12 @@ class Transitions:
                 raise TransitionsFormatError(
                     f"shape mismatch: {name!r} has shape {conv[name].shape}, expected {shape} "
                     f"(N rows; {spec.n_state} state coordinates, {spec.n_agents} agents)")
-        for name in ("actions", "domain", "episode", "time"):
+        integer_columns = ("domain", "episode", "time") if spec.continuous_actions else (
+            "actions", "domain", "episode", "time")
+        if spec.continuous_actions:
+            conv["actions"] = self._as_values(conv["actions"], "actions").astype(np.float64, copy=False)
+            object.__setattr__(self, "actions", conv["actions"])
+        for name in integer_columns:
             if conv[name].size and not np.issubdtype(conv[name].dtype, np.integer):
                 raise TransitionsFormatError(f"{name!r} must hold integers, got dtype {conv[name].dtype}")
         self._check_ranges(conv)
@@ -145,7 +151,10 @@ class Transitions:
                     raise TransitionsFormatError(
                         f"{key!r} column {spec.state_names[j]!r} is discrete but holds non-integer values")
         acts = conv["actions"]
-        if acts.size:
+        if acts.size and spec.continuous_actions:
+            if not np.all(np.isfinite(acts)):
+                raise TransitionsFormatError("'actions' holds NaN or infinite values")
+        elif acts.size:
             lo, hi = acts.min(axis=0), acts.max(axis=0)
             for i, card in enumerate(spec.action_cardinality):
                 if lo[i] < 0 or hi[i] >= card:
@@ -212,10 +221,10 @@ class Transitions:
         >>> tr = Transitions(spec, states=np.zeros((2, 1), int), actions=np.zeros((2, 1), int),
         ...                  rewards=np.zeros((2, 1)), next_states=np.ones((2, 1), int),
         ...                  domain=np.array([1, 2]), episode=np.zeros(2, int), time=np.arange(2))
-        >>> tr.check_domain_labels()
+        >>> tr.check_domain_labels()  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        causalnet.data.TransitionsFormatError: 'domain' labels must be 0..M-1 with every label present; found [1, 2] (expected [0, 1]); renumber the domains
+        causalnet.data.TransitionsFormatError: 'domain' labels must be 0..M-1 ...; found [1, 2] (expected [0, 1]); ...
         """
         if not len(self):
             return
@@ -298,12 +307,17 @@ class Transitions:
             is returned in that case.
         """
         npz_path, json_path = _paths(path)
+        with reading_file(f"{npz_path} (with {json_path.name})", TransitionsFormatError):
+            return cls._load(npz_path, json_path)
+
+    @classmethod
+    def _load(cls, npz_path: Path, json_path: Path) -> "Transitions":
         for p in (npz_path, json_path):
             if not p.exists():
                 raise TransitionsFormatError(f"missing file: {p} (a dataset is STEM.npz plus STEM.json)")
         try:
-            meta = json.loads(json_path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+            meta = json.loads(json_path.read_bytes().decode("utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise TransitionsFormatError(f"{json_path} is not valid JSON: {exc}") from exc
         if not isinstance(meta, dict) or "spec" not in meta:
             raise TransitionsFormatError(f"{json_path} has no 'spec' object")
@@ -328,6 +342,10 @@ class Transitions:
         unknown = sorted(set(arrays) - set(_ARRAYS) - {"domain_factors"})
         if unknown:
             raise TransitionsFormatError(f"{npz_path} has unknown array(s): {unknown}")
+        for name, arr in arrays.items():
+            if arr.dtype.kind not in "biuf":
+                raise TransitionsFormatError(f"{npz_path}: array {name!r} holds {arr.dtype} values; expected "
+                                             "integers or floats")
         if "n_rows" in meta and arrays["states"].shape[:1] != (meta["n_rows"],):
             raise TransitionsFormatError(
                 f"shape mismatch: {json_path} declares {meta['n_rows']} rows, "
@@ -392,7 +410,8 @@ def _narrowed(conv: dict[str, np.ndarray], spec: NetworkSpec) -> dict[str, np.nd
         dtype = code_dtype(max(int(c) for c in spec.state_cardinality) - 1)
         for key in ("states", "next_states"):
             out[key] = conv[key].astype(dtype, copy=False)
-    out["actions"] = conv["actions"].astype(code_dtype(max(spec.action_cardinality) - 1), copy=False)
+    if not spec.continuous_actions:                  # continuous actions stay float64
+        out["actions"] = conv["actions"].astype(code_dtype(max(spec.action_cardinality) - 1), copy=False)
     out["rewards"] = conv["rewards"].astype(reward_dtype(conv["rewards"]), copy=False)
     for key in ("domain", "episode", "time"):
         arr = conv[key]

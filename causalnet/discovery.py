@@ -11,7 +11,8 @@ Time orients every edge, so the result is a :class:`~causalnet.graph.FactoredGra
 
 The work per target depends on the neighbourhood size only, so the total cost is
 linear in the number of agents; agents are independent and can be spread over
-processes (``n_jobs``) with identical results.
+processes (``n_jobs``) or any :mod:`causalnet.backends` backend (``executor``: a
+local process pool or Ray) with identical results.
 
 See ``docs/discovery.md`` for the method, options and measured numbers; the
 global baselines (causal-learn's PC with tiers and CD-NOD) are in
@@ -24,15 +25,16 @@ import logging
 import os
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Literal, Sequence
 
 import numpy as np
 
+from causalnet.backends import Backend as ExecutionBackend
+from causalnet.backends import LocalBackend, SerialBackend
 from causalnet.citests import CITestFactory
 from causalnet.data import Transitions
 from causalnet.discovery_core import EliminationResult, EncodedData
-from causalnet.discovery_worker import Chunk, Job, Settings, run_chunk
+from causalnet.discovery_worker import ChunkTask, Job, Settings, run_chunk_task
 from causalnet.errors import CausalnetError
 from causalnet.graph import FactoredGraph
 
@@ -117,7 +119,14 @@ class LocalDiscovery:
         ``causallearn.utils.cit.CIT`` per target. ``kci`` always uses causal-learn.
     n_jobs : int
         Worker processes over groups of agents (-1: all cores). Results do not
-        depend on it. Processes are used only with at least 8 agents.
+        depend on it. Processes are used only with at least 8 agents. Ignored
+        when ``executor`` is given.
+    executor : Backend or None
+        A :mod:`causalnet.backends` backend (serial, local process pool, Ray) that
+        runs groups of agents; the encoded data is sent once (shared memory or
+        the Ray object store). Results do not depend on it. It is a run-time
+        resource, not a hyper-parameter: :meth:`get_params` leaves it out and the
+        caller closes it.
     min_samples_per_cell : float
         A discrete test with fewer than ``min_samples_per_cell`` rows per cell of
         its full contingency table (a Fisher-z test with fewer than this many
@@ -165,7 +174,8 @@ class LocalDiscovery:
     def __init__(self, *, alpha: float = 0.001, ci_test: CITestOption | CITestFactory = "gsq",
                  max_cond_size: int | None = 4, neighborhood_hops: int | None = 1,
                  include_domain: bool = True, backend: Backend = "fast", n_jobs: int = 1,
-                 min_samples_per_cell: float = 10, progress: bool = False) -> None:
+                 min_samples_per_cell: float = 10, progress: bool = False,
+                 executor: ExecutionBackend | None = None) -> None:
         self.alpha = alpha
         self.ci_test = ci_test
         self.max_cond_size = max_cond_size
@@ -175,9 +185,10 @@ class LocalDiscovery:
         self.n_jobs = n_jobs
         self.min_samples_per_cell = min_samples_per_cell
         self.progress = progress
+        self.executor = executor
 
     def get_params(self) -> dict[str, Any]:
-        """Hyper-parameters as a dict (scikit-learn convention)."""
+        """Hyper-parameters as a dict (scikit-learn convention; ``executor`` is not one)."""
         return {k: getattr(self, k) for k in ("alpha", "ci_test", "max_cond_size", "neighborhood_hops",
                                               "include_domain", "backend", "n_jobs", "min_samples_per_cell",
                                               "progress")}
@@ -206,6 +217,9 @@ class LocalDiscovery:
                                n_jobs=self.n_jobs, backend=self.backend,
                                neighborhood_hops=self.neighborhood_hops,
                                min_samples_per_cell=self.min_samples_per_cell)
+        if self.executor is not None and not isinstance(self.executor, ExecutionBackend):
+            raise TypeError(f"executor must be a causalnet.backends.Backend (make_backend(...)) or None, "
+                            f"got {type(self.executor).__name__}")
         require_transitions(transitions)
         start = time.perf_counter()
         spec = transitions.spec
@@ -244,9 +258,12 @@ class LocalDiscovery:
         settings = Settings(float(self.alpha), None if self.max_cond_size is None else int(self.max_cond_size),
                              self.backend, self.ci_test if callable(self.ci_test) else None,
                              float(self.min_samples_per_cell), spec.domain_name)
-        workers = self._n_workers(spec.n_agents)
-        chunks, chunk_targets = self._make_chunks(enc, per_agent, workers)
-        results = self._run(chunks, settings, workers, progress=bool(self.progress))
+        executor = self.executor
+        if executor is None:
+            workers = self._n_workers(spec.n_agents)
+            executor = LocalBackend(workers) if workers > 1 else SerialBackend()
+        chunks, chunk_targets, shared = self._make_chunks(enc, per_agent, executor.workers, settings)
+        results = self._run(chunks, shared, executor, progress=bool(self.progress))
         self._collect(enc, chunks, chunk_targets, results)
         self.fit_seconds_ = time.perf_counter() - start
         return self
@@ -266,11 +283,13 @@ class LocalDiscovery:
         jobs = (os.cpu_count() or 1) if self.n_jobs == -1 else int(self.n_jobs)
         return 1 if n_agents < _MIN_AGENTS_FOR_PROCESSES else max(1, jobs)
 
-    def _make_chunks(self, enc: EncodedData, per_agent: list[list[tuple[int, list[int]]]], workers: int):
+    def _make_chunks(self, enc: EncodedData, per_agent: list[list[tuple[int, list[int]]]], workers: int,
+                     settings: Settings):
+        """Groups of agents as backend tasks, and the arrays they share (codes; raw values if needed)."""
         n_agents = len(per_agent)
         n_chunks = 1 if workers == 1 else min(n_agents, 4 * workers)
         bounds = np.linspace(0, n_agents, n_chunks + 1).astype(int)
-        chunks, chunk_targets = [], []
+        chunks, chunk_targets, raw_needed = [], [], []
         for lo, hi in zip(bounds[:-1], bounds[1:]):
             jobs_global = [(t, [c for c in cands if not enc.constant[c]], cands)
                            for agent_jobs in per_agent[lo:hi] for t, cands in agent_jobs]
@@ -283,32 +302,33 @@ class LocalDiscovery:
                 need_raw |= name in _RAW_TESTS or (name == "factory" and not enc.discrete[[t, *cands]].all())
                 cand_local = [] if enc.constant[t] else [local[c] for c in cands]
                 jobs.append(Job(local[t], cand_local, name))
-            raw = np.column_stack([enc.raw(c) for c in cols]) if need_raw else None
-            chunks.append(Chunk(np.asarray(enc.codes[:, cols]), enc.cards[cols], raw,
-                                 [enc.keys[c] for c in cols], jobs))
+            raw_needed.append(need_raw)
+            chunks.append(ChunkTask(np.asarray(cols, dtype=np.int64), None, enc.cards[cols],
+                                    [enc.keys[c] for c in cols], jobs, settings))
             chunk_targets.append((cols, jobs_global))
-        return chunks, chunk_targets
+        shared = {"codes": enc.codes}
+        raw_cols = sorted({c for chunk, need in zip(chunks, raw_needed) if need for c in chunk.cols.tolist()})
+        if raw_cols:
+            position = {c: k for k, c in enumerate(raw_cols)}
+            shared["raw"] = np.column_stack([enc.raw(c) for c in raw_cols])
+            for chunk, need in zip(chunks, raw_needed):
+                if need:
+                    chunk.raw_cols = np.asarray([position[c] for c in chunk.cols.tolist()], dtype=np.int64)
+        return chunks, chunk_targets, shared
 
     @staticmethod
-    def _run(chunks: list[Chunk], settings: Settings, workers: int, *,
+    def _run(chunks: list[ChunkTask], shared: dict[str, np.ndarray], executor: ExecutionBackend, *,
              progress: bool = False) -> list[list[EliminationResult]]:
         bar = None
         if progress:
             from tqdm.auto import tqdm
             bar = tqdm(total=sum(len(c.jobs) for c in chunks), desc="discovery", unit="target")
         try:
-            if len(chunks) == 1:
-                results = [run_chunk(chunks[0], settings)]
+            def advance(index: int, result: list[EliminationResult]) -> None:
                 if bar is not None:
-                    bar.update(len(chunks[0].jobs))
-                return results
-            results = []
-            with ProcessPoolExecutor(max_workers=min(len(chunks), workers)) as pool:
-                for chunk, res in zip(chunks, pool.map(run_chunk, chunks, [settings] * len(chunks))):
-                    results.append(res)
-                    if bar is not None:
-                        bar.update(len(chunk.jobs))
-            return results
+                    bar.update(len(chunks[index].jobs))
+
+            return executor.map(run_chunk_task, chunks, shared=shared, on_result=advance)
         finally:
             if bar is not None:
                 bar.close()
@@ -402,7 +422,9 @@ def hops_warning(truth: FactoredGraph, hops: int | None) -> str | None:
     missed = parents_beyond_hops(truth, hops)
     if not missed:
         return None
-    shown = ", ".join(f"{p} -> {t}" for p, t in missed[:5]) + (f" and {len(missed) - 5} more" if len(missed) > 5 else "")
+    shown = ", ".join(f"{p} -> {t}" for p, t in missed[:5])
+    if len(missed) > 5:
+        shown += f" and {len(missed) - 5} more"
     return (f"{len(missed)} true parent edge(s) lie farther than {hops} hop(s) from their target's agent and are "
             f"never tested with neighborhood_hops={hops} ({shown}); increase the hops (--hops {int(hops) + 1}) "
             "or search all agents (--hops none)")

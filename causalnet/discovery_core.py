@@ -184,9 +184,9 @@ class EncodedData:
     @staticmethod
     def _is_discrete(spec, key: NodeKey, col: np.ndarray) -> bool:
         kind = spec.kind(key[0])
-        if kind in ("action", "domain"):
+        if kind == "domain":
             return True
-        if kind == "state":
+        if kind in ("state", "action"):                 # continuous actions have cardinality None
             return spec.cardinality(key[0]) is not None
         # rewards: categorical when they take few distinct values (integers or not)
         if col.size == 0 or not np.all(np.isfinite(col)):

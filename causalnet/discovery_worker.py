@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from causalnet.backends import TaskContext
 from causalnet.citests import CITestFactory, ContingencyTest, FisherZTest, causallearn_test
 from causalnet.citests_regression import RegressionTest, single_threaded_blas
 from causalnet.discovery_core import EliminationResult, NodeKey, eliminate_candidates
 
-__all__ = ["Chunk", "Job", "REGRESSION_BASIS", "Settings", "run_chunk"]
+__all__ = ["Chunk", "ChunkTask", "Job", "REGRESSION_BASIS", "Settings", "run_chunk", "run_chunk_task"]
 
 #: ``ci_test`` names of the regression tests and the basis of each
 REGRESSION_BASIS = {"regression": "linear", "additive": "spline"}
@@ -40,6 +41,18 @@ class Chunk:
     raw: np.ndarray | None          # (N, m) float values, when some job needs them
     keys: list[NodeKey]
     jobs: list[Job]
+
+
+@dataclass
+class ChunkTask:
+    """A chunk as sent to a :mod:`causalnet.backends` backend: column indices into shared arrays, not data."""
+
+    cols: np.ndarray                # (m,) columns of the shared ``codes``
+    raw_cols: np.ndarray | None     # (m,) columns of the shared ``raw``, when some job needs them
+    cards: np.ndarray
+    keys: list[NodeKey]
+    jobs: list[Job]
+    settings: "Settings"
 
 
 @dataclass(frozen=True)
@@ -130,3 +143,10 @@ def _run_jobs(chunk: Chunk, settings: Settings) -> list[EliminationResult]:
             sepsets={local(j): tuple(local(c) for c in s) for j, s in res.sepsets.items()},
             n_tests=res.n_tests, n_underpowered=res.n_underpowered))
     return out
+
+
+def run_chunk_task(task: ChunkTask, ctx: TaskContext) -> list[EliminationResult]:
+    """Backend task: cut the chunk's columns out of the shared arrays, then :func:`run_chunk`."""
+    raw = None if task.raw_cols is None else np.ascontiguousarray(ctx.shared["raw"][:, task.raw_cols])
+    chunk = Chunk(np.asarray(ctx.shared["codes"][:, task.cols]), task.cards, raw, task.keys, task.jobs)
+    return run_chunk(chunk, task.settings)

@@ -20,7 +20,7 @@ import networkx as nx
 import numpy as np
 
 from causalnet.data import Transitions
-from causalnet.errors import CausalnetError
+from causalnet.errors import CausalnetError, reading_file
 from causalnet.io import atomic_write_json, read_json_object
 from causalnet.spec import NetworkSpec, SpecError
 
@@ -277,7 +277,16 @@ class FactoredGraph:
             ``domain_affected`` (when present) disagrees with ``parents``.
         """
         path = Path(path)
+        with reading_file(path, GraphError):
+            return cls._load(path, spec)
+
+    @classmethod
+    def _load(cls, path: Path, spec: NetworkSpec | None) -> "FactoredGraph":
         data = read_json_object(path, error=GraphError, what="graph")
+        unknown = sorted(set(data) - {"format", "version", "variables", "parents", "domain_affected", "spec"})
+        if unknown:
+            raise GraphError(f"{path} has unknown field(s) {unknown}; accepted: format, version, variables, "
+                             "parents, domain_affected, spec")
         fmt = data.get("format", _GRAPH_FORMAT)
         if fmt != _GRAPH_FORMAT:
             raise GraphError(f"{path} has format {fmt!r}; expected {_GRAPH_FORMAT!r}")
@@ -302,7 +311,12 @@ class FactoredGraph:
             graph = cls(spec, parents)
         except GraphError as exc:
             raise GraphError(f"{path}: {exc}") from exc
-        if "domain_affected" in data and list(data["domain_affected"]) != graph.domain_affected:
+        if "variables" in data:
+            names = list(spec.state_names) + list(spec.action_names) + list(spec.reward_names) + [spec.domain_name]
+            if data["variables"] != names:
+                raise GraphError(f"{path}: 'variables' disagrees with the spec's variables {names[:4]}...")
+        if "domain_affected" in data and (not isinstance(data["domain_affected"], list)
+                                          or data["domain_affected"] != graph.domain_affected):
             raise GraphError(f"{path}: 'domain_affected' {data['domain_affected']} disagrees with the "
                              f"targets that have a {spec.domain_name!r} parent {graph.domain_affected}")
         return graph

@@ -52,7 +52,8 @@ class NetworkSpec:
         Number of values of each discrete coordinate (values ``0..card-1``), or
         ``None`` for a continuous coordinate.
     action_names, action_cardinality : tuple
-        One action per agent, with values ``0..card-1``.
+        One action per agent, with values ``0..card-1`` (``None``: a continuous,
+        real-valued action).
     reward_names : tuple of str
         One reward per agent.
     domain_name : str
@@ -74,7 +75,7 @@ class NetworkSpec:
     state_owner: tuple[int, ...]
     state_cardinality: tuple[int | None, ...]
     action_names: tuple[str, ...]
-    action_cardinality: tuple[int, ...]
+    action_cardinality: tuple[int | None, ...]
     reward_names: tuple[str, ...]
     domain_name: str = "domain"
     _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
@@ -109,8 +110,12 @@ class NetworkSpec:
                 raise SpecError(f"state coordinate {self.state_names[j]!r} has cardinality {card!r}; "
                                 "use an integer >= 1 or None for continuous")
         for i, card in enumerate(self.action_cardinality):
-            if int(card) != card or card < 1:
-                raise SpecError(f"action {self.action_names[i]!r} has cardinality {card!r}; use an integer >= 1")
+            if card is not None and (int(card) != card or card < 1):
+                raise SpecError(f"action {self.action_names[i]!r} has cardinality {card!r}; use an integer >= 1 "
+                                "or None for a continuous action")
+        if len({c is None for c in self.action_cardinality}) > 1:
+            raise SpecError("action_cardinality mixes discrete and continuous (None) actions; use one kind for "
+                            f"all agents, got {list(self.action_cardinality)}")
         names = list(self.state_names) + list(self.action_names) + list(self.reward_names) + [self.domain_name]
         if len(set(names)) != len(names):
             dup = sorted({x for x in names if names.count(x) > 1})
@@ -131,6 +136,11 @@ class NetworkSpec:
     def is_discrete(self) -> bool:
         """True when every state coordinate is discrete."""
         return all(c is not None for c in self.state_cardinality)
+
+    @cached_property
+    def continuous_actions(self) -> bool:
+        """True when the actions are real-valued (every action cardinality is None)."""
+        return all(c is None for c in self.action_cardinality)
 
     @cached_property
     def _agent_states(self) -> list[np.ndarray]:
@@ -227,7 +237,7 @@ class NetworkSpec:
             "state_owner": [int(o) for o in self.state_owner],
             "state_cardinality": [None if c is None else int(c) for c in self.state_cardinality],
             "action_names": list(self.action_names),
-            "action_cardinality": [int(c) for c in self.action_cardinality],
+            "action_cardinality": [None if c is None else int(c) for c in self.action_cardinality],
             "reward_names": list(self.reward_names),
             "domain_name": self.domain_name,
         }
@@ -243,6 +253,7 @@ class NetworkSpec:
         unknown = sorted(set(data) - set(required) - {"domain_name"})
         if unknown:
             raise SpecError(f"network spec has unknown field(s): {unknown}")
+        _check_spec_types(data)
         try:
             return cls(
                 n_agents=int(data["n_agents"]),
@@ -251,7 +262,7 @@ class NetworkSpec:
                 state_owner=tuple(int(o) for o in data["state_owner"]),
                 state_cardinality=tuple(None if c is None else int(c) for c in data["state_cardinality"]),
                 action_names=tuple(str(a) for a in data["action_names"]),
-                action_cardinality=tuple(int(c) for c in data["action_cardinality"]),
+                action_cardinality=tuple(None if c is None else int(c) for c in data["action_cardinality"]),
                 reward_names=tuple(str(r) for r in data["reward_names"]),
                 domain_name=str(data.get("domain_name", "domain")),
             )
@@ -275,7 +286,7 @@ def default_spec(
     edges: Iterable[tuple[int, int]],
     state_dims: int | Iterable[int],
     state_cardinality: int | None | Iterable[int | None],
-    action_cardinality: int | Iterable[int],
+    action_cardinality: int | None | Iterable[int | None],
 ) -> NetworkSpec:
     """Build a :class:`NetworkSpec` with the default names ``s{i}_{j}``, ``a{i}``, ``r{i}``.
 
@@ -291,7 +302,10 @@ def default_spec(
         cards = [state_cardinality] * len(names)
     else:
         cards = list(state_cardinality)
-    acts = [int(action_cardinality)] * n_agents if np.isscalar(action_cardinality) else list(action_cardinality)
+    if action_cardinality is None or np.isscalar(action_cardinality):
+        acts = [None if action_cardinality is None else int(action_cardinality)] * n_agents
+    else:
+        acts = list(action_cardinality)
     return NetworkSpec(
         n_agents=n_agents,
         edges=tuple(tuple(e) for e in edges),
@@ -319,3 +333,31 @@ def broadcast_domain_factor(domain_factor, default: np.ndarray, n_agents: int, b
     if w.shape not in ((n_agents,), (batch, n_agents)):
         raise ValueError(f"domain_factor has shape {w.shape}; expected ({n_agents},) or ({batch}, {n_agents})")
     return np.broadcast_to(w, (batch, n_agents))
+
+
+def _check_spec_types(data: dict[str, Any]) -> None:
+    """Exact JSON types of a spec dict: integers are integers (not strings or booleans), names strings."""
+    def is_int(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    def int_list(key: str, *, nullable: bool = False) -> None:
+        v = data[key]
+        if not isinstance(v, (list, tuple)) or not all(is_int(x) or (nullable and x is None) for x in v):
+            raise SpecError(f"network spec field {key!r} must be a list of integers, got {v!r:.80}")
+
+    if not is_int(data["n_agents"]):
+        raise SpecError(f"network spec field 'n_agents' must be an integer, got {data['n_agents']!r:.80}")
+    edges = data["edges"]
+    pairs = isinstance(edges, (list, tuple)) and all(
+        isinstance(e, (list, tuple)) and len(e) == 2 and all(is_int(x) for x in e) for e in edges)
+    if not pairs:
+        raise SpecError(f"network spec field 'edges' must be a list of [i, j] integer pairs, got {edges!r:.80}")
+    int_list("state_owner")
+    int_list("state_cardinality", nullable=True)
+    int_list("action_cardinality", nullable=True)      # None: continuous actions
+    for key in ("state_names", "action_names", "reward_names"):
+        v = data[key]
+        if not isinstance(v, (list, tuple)) or not all(isinstance(x, str) for x in v):
+            raise SpecError(f"network spec field {key!r} must be a list of names, got {v!r:.80}")
+    if "domain_name" in data and not isinstance(data["domain_name"], str):
+        raise SpecError(f"network spec field 'domain_name' must be a string, got {data['domain_name']!r:.80}")

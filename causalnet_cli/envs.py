@@ -23,6 +23,12 @@ with one per agent; ``--state-cardinality`` one integer or one per state coordin
 (agent-major); ``--action-cardinality`` one integer or one per agent. ``--env-seed``
 draws the graph, the masks and the tables, so the same flags give the same
 environment (and ground truth).
+
+LQR flags (``--env lqr``, :class:`rl.envs.lqr.NetworkedLQREnv`, continuous actions):
+``--lqr-agents --lqr-topology --lqr-domain --distractors --lqr-seed``. The sub-commands
+that take ``--env`` are tabular and refuse it with a pointer to ``causalnet run --set
+env.kind=lqr``, which runs the continuous benchmark end to end; a sub-command that
+handles continuous actions adds its name to ``CONTINUOUS_COMMANDS``.
 """
 
 from __future__ import annotations
@@ -54,6 +60,9 @@ class EnvKind:
 
 
 ENV_KINDS: dict[str, EnvKind] = {}
+#: Kinds with continuous actions, and the sub-commands that accept them (the others are tabular).
+CONTINUOUS_KINDS: set[str] = set()
+CONTINUOUS_COMMANDS: set[str] = set()
 OWN_KIND = "MODULE:FACTORY"   # key of the --env package.module:factory flags (causalnet_cli/own_env.py)
 
 
@@ -118,6 +127,10 @@ def build_env(args: argparse.Namespace) -> NetworkedEnv:
     except KeyError:
         raise ValueError(f"--env: unknown environment {args.env!r}; choose from {sorted(ENV_KINDS)}") from None
     check_env_kind_flags(args)
+    command = getattr(args, "command", None)
+    if kind.name in CONTINUOUS_KINDS and command not in CONTINUOUS_COMMANDS:
+        raise ValueError(f"--env {kind.name}: `causalnet {command}` supports discrete actions only; run the "
+                         f"continuous benchmark end to end with `causalnet run --set env.kind={kind.name}`")
     return kind.build(args)
 
 
@@ -297,6 +310,38 @@ register_env_kind(EnvKind(
     add_arguments=_synthetic_arguments,
     build=_synthetic_build,
 ))
+
+
+# ------------------------------------------------------------------ lqr
+def _lqr_arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--lqr-agents", type=int, default=16, help="number of agents (default 16)")
+    group.add_argument("--lqr-topology", choices=["ring", "grid", "random"], default="ring",
+                       help="interaction graph (default ring)")
+    group.add_argument("--lqr-domain", choices=["load", "coupling"], default="load",
+                       help="what the domain factor sets (default load)")
+    group.add_argument("--distractors", type=int, default=2,
+                       help="cost-free distractor coordinates per agent (default 2)")
+    group.add_argument("--lqr-seed", type=int, default=0, help="seed of the random topology (default 0)")
+
+
+def _lqr_build(args: argparse.Namespace):
+    from rl.envs.lqr import NetworkedLQREnv
+
+    for flag, value, least in (("--lqr-agents", args.lqr_agents, 1), ("--distractors", args.distractors, 0),
+                               ("--lqr-seed", args.lqr_seed, 0)):
+        if value < least:
+            raise ValueError(f"{flag}: must be an integer >= {least}, got {value}")
+    return NetworkedLQREnv(args.lqr_agents, topology=args.lqr_topology, domain=args.lqr_domain,
+                           distractors=args.distractors, env_seed=args.lqr_seed)
+
+
+register_env_kind(EnvKind(
+    name="lqr",
+    help="networked linear-quadratic control, continuous states and actions (rl.envs.lqr.NetworkedLQREnv)",
+    add_arguments=_lqr_arguments,
+    build=_lqr_build,
+))
+CONTINUOUS_KINDS.add("lqr")
 
 
 # ------------------------------------------------------------------ synthetic-continuous

@@ -31,6 +31,7 @@ _COMMANDS = [
     "causalnet_cli.evaluate",
     "causalnet_cli.adapt",
     "causalnet_cli.run",
+    "causalnet_cli.sweep",
     "causalnet_cli.report",
 ]
 

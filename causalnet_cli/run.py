@@ -13,6 +13,8 @@ import argparse
 import json
 import sys
 
+from causalnet.backends import BackendError
+from causalnet_cli.backend_args import add_backend_arguments, backend_from_args
 from causalnet_cli.outputs import add_force_argument
 from causalnet_cli.pipeline import ConfigError, RunFolder, RunFolderError, load_config, run_pipeline
 from causalnet_cli.pipeline.stages import CONTINUOUS_KINDS, CONTINUOUS_STOP_MESSAGE
@@ -39,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bars on stderr (default: on when stderr is a terminal); --no-progress "
                              "also silences the stage messages (only the final lines are printed)")
+    add_backend_arguments(parser, what="discovery's groups of agents", default=None)
 
     own = parser.add_argument_group("your own system (docs/tutorial-own-system.md)")
     own.add_argument("--data", metavar="SRC", help="source logs: a wide .csv, .parquet or .npz table "
@@ -111,9 +114,11 @@ def run(args: argparse.Namespace) -> int:
         config = load_config(args.config, quick=args.quick, overrides=overrides) if given else None
         if config is None and not args.resume:
             config = load_config()
-        summary = run_pipeline(config, args.out, resume=args.resume, progress=args.progress is not False,
-                               bars=None if args.progress is None else args.progress, force=args.force)
-    except (ConfigError, RunFolderError) as exc:
+        with backend_from_args(args) as executor:
+            summary = run_pipeline(config, args.out, resume=args.resume, progress=args.progress is not False,
+                                   bars=None if args.progress is None else args.progress, force=args.force,
+                                   executor=executor)
+    except (ConfigError, RunFolderError, BackendError) as exc:
         print(f"causalnet run: error: {exc}", file=sys.stderr)
         return 2
     if summary.skipped:

@@ -16,9 +16,10 @@ The algorithm (``--algo``, :data:`rl.algorithms.ALGORITHMS`) is built by
 
 Evaluation domain (curve and final metrics): ``--target`` when given, else the
 environment's own factor (``--arrival``); the agents condition on its true factor.
-Files: ``OUT/config.json`` (resolved configuration, written first), checkpoints
-under ``OUT/checkpoints/``, then ``OUT/policy/`` (policy bundle) and
-``OUT/metrics.json``. See ``docs/cli-train.md``.
+Files: ``OUT/config.json`` (resolved configuration, written first),
+``OUT/progress.csv`` and ``OUT/progress.jsonl`` (every curve point, appended as it is
+measured), checkpoints under ``OUT/checkpoints/``, then ``OUT/policy/`` (policy bundle)
+and ``OUT/metrics.json``. See ``docs/cli-train.md``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import numpy as np
 
 from causalnet.graph import FactoredGraph, GraphError
 from causalnet.io import atomic_write_json
+from causalnet.progress_log import PROGRESS_CSV, ProgressLog
 from causalnet_cli.envs import build_env, parse_float_list
 from causalnet_cli.evaluate import add_env_flags, evaluate_runs, factor_vector
 from causalnet_cli.outputs import add_force_argument, check_out_dir, clear_out_dir
@@ -304,14 +306,14 @@ def _check_resume(out: Path, resolved: dict[str, Any], resume: bool) -> None:
 
 # ------------------------------------------------------------------ training
 def _train_phase(trainer, iterations: int, *, directory: Path | None, every: int, resume: bool,
-                 eval_every: int, eval_episodes: int, eval_env, eval_w_hat, progress: bool):
+                 eval_every: int, eval_episodes: int, eval_env, eval_w_hat, progress: bool, on_eval=None):
     if directory is None or every == 0:
         return trainer.run(iterations, eval_every=eval_every, eval_episodes=eval_episodes, eval_env=eval_env,
-                           eval_w_hat=eval_w_hat, progress=progress)
+                           eval_w_hat=eval_w_hat, progress=progress, on_eval=on_eval)
     from rl.persistence import train_with_checkpoints
     return train_with_checkpoints(trainer, iterations, directory=directory, every=every, resume=resume,
                                   eval_every=eval_every, eval_episodes=eval_episodes, eval_env=eval_env,
-                                  eval_w_hat=eval_w_hat, progress=progress)
+                                  eval_w_hat=eval_w_hat, progress=progress, on_eval=on_eval)
 
 
 def train(args: argparse.Namespace) -> dict[str, Any]:
@@ -325,16 +327,25 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     progress = sys.stderr.isatty() if args.progress is None else bool(args.progress)
     ckpt_dir = out / "checkpoints" if args.checkpoint_every else None
 
+    log: list[ProgressLog] = []
+
     def write_config() -> None:            # after the trainer is built: bad input leaves no file behind
         if getattr(args, "force", False):
             clear_out_dir(out)
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_json(out / "config.json", resolved)
+        log.append(ProgressLog(out))
+
+    def on_eval(iteration: int, means: np.ndarray, errs: np.ndarray) -> None:
+        log[0].training_hook("train", args.algo)(iteration, means, errs)
 
     eval_env = env.with_domain_factor(r["eval_domain"])
     common = dict(config=r["config"], rng=r["seeds"])
     algo = args.algo
     extra: dict[str, Any] = {}
+    from causalnet_cli.pipeline.stages import check_tabular_actor_size
+
+    check_tabular_actor_size(r["graph"], kappa=r["config"].kappa, method=algo)   # before any file is written
     try:
         if algo == "sac-ft":
             pre = make_trainer(algo, env, r["graph"], source_factors=r["sources"], **common)
@@ -363,7 +374,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             directory = ckpt_dir
         result = _train_phase(trainer, args.iterations, directory=directory, every=args.checkpoint_every,
                               resume=args.resume, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
-                              eval_env=eval_env, eval_w_hat=r["eval_domain"], progress=progress)
+                              eval_env=eval_env, eval_w_hat=r["eval_domain"], progress=progress, on_eval=on_eval)
     except PersistenceError as exc:
         raise ValueError(f"--resume: {exc}") from exc
 
@@ -398,7 +409,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                                                                          else None)})
     save_policy(bundle, out / "policy")
     metrics["files"] = {"config": str(out / "config.json"), "policy": str(out / "policy"),
-                        "metrics": str(out / "metrics.json")}
+                        "metrics": str(out / "metrics.json"), "progress": str(out / PROGRESS_CSV)}
     if ckpt_dir is not None:
         metrics["files"]["checkpoints"] = str(ckpt_dir)
     atomic_write_json(out / "metrics.json", metrics)

@@ -341,7 +341,9 @@ class AdaptationCurves:
 def adaptation_curves(methods: Mapping[str, GSACTrainer | PolicyFn | Sequence[PolicyFn]], env, target_factor, *,
                       episodes: int = 30, eval_episodes: int = 400, gamma: float = 0.7, horizon: int = 10,
                       rng: RngLike = None, n_runs: int | None = None, average_episodes: int | None = None,
-                      average_steps: int = 100, burn_in: int = 20) -> AdaptationCurves:
+                      average_steps: int = 100, burn_in: int = 20,
+                      on_point: Callable[[str, int, int, float], None] | None = None,
+                      iterations_per_episode: int | Mapping[str, int] = 1) -> AdaptationCurves:
     """Discounted return per agent after each of the first ``episodes`` target episodes.
 
     Parameters
@@ -372,6 +374,14 @@ def adaptation_curves(methods: Mapping[str, GSACTrainer | PolicyFn | Sequence[Po
     average_episodes, average_steps, burn_in : int
         The final long-run average reward (:func:`rl.evaluation.average_reward`);
         ``average_episodes`` defaults to ``eval_episodes``.
+    on_point : callable, optional
+        ``on_point(method, run, episode, value)`` after each evaluation, as it is
+        measured (e.g. :meth:`causalnet.progress_log.ProgressLog.adaptation_hook`).
+    iterations_per_episode : int or mapping of name to int
+        Outer iterations a learning trainer makes per point of the curve (default 1:
+        one iteration, i.e. one ``T``-step target episode, per point). With ``k > 1``
+        each point costs the learner ``k`` target episodes; a mapping sets it per
+        method (missing names: 1).
 
     Returns
     -------
@@ -405,6 +415,11 @@ def adaptation_curves(methods: Mapping[str, GSACTrainer | PolicyFn | Sequence[Po
     if target.shape != (n,):
         raise ValueError(f"target_factor must be a scalar or have shape ({n},), got {target.shape}")
     runs = _resolve_runs(methods, n_runs)
+    per_episode = ({name: iterations_per_episode for name in methods} if not isinstance(iterations_per_episode, Mapping)
+                   else {name: iterations_per_episode.get(name, 1) for name in methods})
+    for name, k in per_episode.items():
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"iterations_per_episode of {name!r} must be an integer >= 1, got {k!r}")
     for name, method in methods.items():
         if isinstance(method, GSACTrainer) and not (method.n_sources == 1 and
                                                     np.allclose(method.domain_factors[0], target)):
@@ -430,12 +445,14 @@ def adaptation_curves(methods: Mapping[str, GSACTrainer | PolicyFn | Sequence[Po
     per_run = {name: np.empty((runs, E + 1)) for name in methods}
     for e in range(E + 1):
         if e > 0:
-            for method in methods.values():
+            for name, method in methods.items():
                 if isinstance(method, GSACTrainer):
-                    method.iterate(1)
+                    method.iterate(int(per_episode[name]))
         for name, method in methods.items():
             for r, pol in enumerate(policies_of(method)):
                 per_run[name][r, e] = evaluate(pol, r)
+                if on_point is not None:
+                    on_point(name, r, e, float(per_run[name][r, e]))
     curves = {}
     avg_eps = int(eval_episodes if average_episodes is None else average_episodes)
     for name, method in methods.items():
@@ -447,7 +464,9 @@ def adaptation_curves(methods: Mapping[str, GSACTrainer | PolicyFn | Sequence[Po
                                    per_run[name][:, 1:].mean(axis=1), final)
     settings = {"target_factor": target.tolist(), "episodes": E, "eval_episodes": int(eval_episodes),
                 "gamma": float(gamma), "horizon": int(horizon), "n_runs": runs, "average_episodes": avg_eps,
-                "average_steps": int(average_steps), "burn_in": int(burn_in)}
+                "average_steps": int(average_steps), "burn_in": int(burn_in),
+                "iterations_per_episode": {name: int(k) for name, k in per_episode.items()
+                                           if isinstance(methods[name], GSACTrainer)}}
     return AdaptationCurves(np.arange(E + 1), curves, settings)
 
 

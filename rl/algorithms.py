@@ -119,7 +119,8 @@ def make_trainer(algo: str, env, graph: FactoredGraph, *, config: GSACConfig | N
     Returns
     -------
     GSACTrainer
-        Its ``domain_factors``/``w_hat`` hold the training domains (the target's
+        (An :class:`rl.fa_gsac.FAGSACTrainer` when the environment's actions are
+        continuous: see :mod:`rl.fa_algorithms`.) Its ``domain_factors``/``w_hat`` hold the training domains (the target's
         factor, as one domain, for ``sac-lfs`` and ``sac-ft`` fine-tuning).
 
     Raises
@@ -139,6 +140,12 @@ def make_trainer(algo: str, env, graph: FactoredGraph, *, config: GSACConfig | N
     (True, [[0.65, 0.65, 0.65, 0.65]])
     """
     _check_algo(algo)
+    if getattr(getattr(env, "spec", None), "continuous_actions", False):
+        from rl.fa_algorithms import make_fa_trainer  # continuous actions: function approximation
+
+        return make_fa_trainer(algo, env, graph, config=config, source_factors=source_factors,
+                               source_w_hat=source_w_hat, target_factor=target_factor,
+                               initial_policy=initial_policy, rng=rng, n_runs=n_runs)
     cfg = algorithm_config(algo, config)
     given = {"source_factors": source_factors is not None, "source_w_hat": source_w_hat is not None,
              "target_factor": target_factor is not None, "initial_policy": initial_policy is not None}

@@ -687,13 +687,16 @@ class GSACTrainer:
 
     def run(self, iterations: int, *, eval_every: int = 0, eval_episodes: int = 400, eval_env=None,
             eval_w_hat: np.ndarray | None = None, eval_domain_factor: np.ndarray | None = None,
-            progress: bool = False, callback: Callable[["GSACTrainer"], None] | None = None) -> GSACResult:
+            progress: bool = False, callback: Callable[["GSACTrainer"], None] | None = None,
+            on_eval: Callable[[int, np.ndarray, np.ndarray], None] | None = None) -> GSACResult:
         """Train for ``iterations`` outer iterations, evaluating every ``eval_every`` of them.
 
         Evaluation (when ``eval_every > 0``) happens before the first iteration if the
         trainer is fresh and after every iteration count divisible by ``eval_every``
-        (the reference schedule: 0, 2000, 4000, ...). ``callback(trainer)`` is called
-        after each evaluation. Returns a :class:`GSACResult`.
+        (the reference schedule: 0, 2000, 4000, ...). After each evaluation,
+        ``on_eval(iteration, means, std_errs)`` receives the per-run results (e.g. a
+        :meth:`causalnet.progress_log.ProgressLog.training_hook`), then
+        ``callback(trainer)`` is called. Returns a :class:`GSACResult`.
         """
         if isinstance(eval_every, bool) or not isinstance(eval_every, (int, np.integer)) or eval_every < 0:
             raise ValueError(f"eval_every must be an integer >= 0, got {eval_every!r}")
@@ -712,6 +715,8 @@ class GSACTrainer:
             eval_means.append(mean)
             eval_errs.append(err)
             logger.info("iteration %d: discounted return %s", self.iteration, np.round(mean, 4).tolist())
+            if on_eval is not None:
+                on_eval(self.iteration, mean, err)
             if callback is not None:
                 callback(self)
 

@@ -33,7 +33,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from causalnet.errors import CausalnetError
+from causalnet.errors import CausalnetError, reading_file
 from causalnet.graph import FactoredGraph, GraphError
 from causalnet.io import atomic_write, atomic_write_json, file_sha256, json_ready, read_json_object, read_npz_arrays
 from rl.actors import LocalizedSoftmaxPolicy, policy_layout
@@ -230,9 +230,22 @@ def load_policy(path: str | os.PathLike, *, graph: FactoredGraph | None = None, 
     folder = Path(path)
     if not folder.is_dir():
         raise PersistenceError(f"policy bundle folder not found: {folder}")
+    with reading_file(folder / BUNDLE_FILES["metadata"], PersistenceError):
+        return _load_policy(folder, graph, env)
+
+
+#: Top-level fields of ``policy.json``.
+_POLICY_KEYS = {"format", "version", "kind", "algorithm", "n_runs", "config", "features", "policy_columns",
+                "policy_cardinality", "inputs", "graph_fingerprint", "env", "arrays", "files", "info"}
+
+
+def _load_policy(folder: Path, graph: FactoredGraph | None, env) -> PolicyBundle:
     meta_path = folder / BUNDLE_FILES["metadata"]
     meta = _read_json(meta_path, "policy metadata")
     _check_format(meta, meta_path, POLICY_FORMAT)
+    unknown = sorted(set(meta) - _POLICY_KEYS)
+    if unknown:
+        raise PersistenceError(f"{meta_path} has unknown field(s) {unknown}; accepted: {sorted(_POLICY_KEYS)}")
     for key in ("config", "features", "policy_columns", "policy_cardinality", "inputs", "graph_fingerprint",
                 "files", "n_runs"):
         if key not in meta:
@@ -390,7 +403,8 @@ def train_with_checkpoints(trainer: GSACTrainer, iterations: int, *, directory: 
                            every: int, resume: bool = True, keep: int = 2, eval_every: int = 0,
                            eval_episodes: int = 400, eval_env=None, eval_w_hat: np.ndarray | None = None,
                            eval_domain_factor: np.ndarray | None = None, progress: bool = False,
-                           callback: Callable[[GSACTrainer], None] | None = None) -> GSACResult:
+                           callback: Callable[[GSACTrainer], None] | None = None,
+                           on_eval: Callable[[int, np.ndarray, np.ndarray], None] | None = None) -> GSACResult:
     """Train ``trainer`` up to ``iterations`` total iterations, checkpointing every ``every``.
 
     With ``resume=True`` the newest checkpoint in ``directory`` (if any) is loaded
@@ -447,7 +461,7 @@ def train_with_checkpoints(trainer: GSACTrainer, iterations: int, *, directory: 
             start_iteration = trainer.iteration
             result = trainer.run(target - start_iteration, eval_every=eval_every, eval_episodes=eval_episodes,
                                  eval_env=eval_env, eval_w_hat=eval_w_hat, eval_domain_factor=eval_domain_factor,
-                                 callback=callback)
+                                 callback=callback, on_eval=on_eval)
             train_seconds += result.train_seconds
             eval_seconds += result.eval_seconds
             history["eval_iterations"] += result.eval_iterations.tolist()

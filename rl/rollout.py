@@ -9,7 +9,7 @@ import numpy as np
 from causalnet.data import Transitions, code_dtype, reward_dtype
 from rl.envs.base import NetworkedEnv, as_generator
 
-__all__ = ["collect_transitions"]
+__all__ = ["StandardNormalActions", "collect_transitions"]
 
 PolicyFn = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
@@ -30,7 +30,8 @@ def collect_transitions(
     env : NetworkedEnv
         The environment (its parameters other than the domain factor are kept).
     policy : callable or None
-        ``policy(states, rng) -> actions``; None means uniformly random actions.
+        ``policy(states, rng) -> actions``; None means uniformly random actions
+        (independent standard normal actions when the actions are continuous).
     episodes : int
         Episodes per domain (run as one batch).
     horizon : int
@@ -61,8 +62,9 @@ def collect_transitions(
         raise ValueError(f"episodes must be a positive integer, got {episodes!r}")
     if not isinstance(horizon, (int, np.integer)) or horizon < 1:
         raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
+    continuous = env.spec.continuous_actions
     if policy is None:
-        policy = UniformPolicy(env.action_counts)
+        policy = StandardNormalActions(env.n_agents) if continuous else UniformPolicy(env.action_counts)
     factors = [env.domain_factor] if domain_factors is None else list(domain_factors)
     if not factors:
         raise ValueError("domain_factors must name at least one domain")
@@ -70,7 +72,7 @@ def collect_transitions(
     n_dom, rows = len(factors), episodes * horizon
     w_table = np.empty((n_dom, n))
     # final arrays in their narrow dtypes, written in place (rows: domain, episode, time)
-    a_dtype = code_dtype(int(np.max(env.action_counts)) - 1)
+    a_dtype = np.float64 if continuous else code_dtype(int(np.max(env.action_counts)) - 1)
     states_out = next_out = None
     actions_out = np.empty((n_dom, episodes, horizon, n), dtype=a_dtype)
     rewards_out: np.ndarray | None = None
@@ -83,7 +85,7 @@ def collect_transitions(
             states_out = np.empty((n_dom, episodes, horizon, m), dtype=states.dtype)
             next_out = np.empty_like(states_out)
         for t in range(horizon):
-            actions = np.asarray(policy(states, rng), dtype=np.int64)
+            actions = np.asarray(policy(states, rng), dtype=np.float64 if continuous else np.int64)
             nxt, rewards = dom_env.step(states, actions, rng)
             rewards_out = _store_rewards(rewards_out, rewards, (n_dom, episodes, horizon, n))
             states_out[label, :, t], next_out[label, :, t] = states, nxt
@@ -107,3 +109,17 @@ def _store_rewards(buffer: np.ndarray | None, rewards: np.ndarray, shape: tuple[
     if np.can_cast(need, buffer.dtype, casting="safe"):
         return buffer
     return buffer.astype(np.promote_types(buffer.dtype, need))
+
+
+class StandardNormalActions:
+    """Behaviour policy of continuous-action environments: independent ``N(0, scale^2)`` actions.
+
+    >>> StandardNormalActions(3)(np.zeros((2, 5)), np.random.default_rng(0)).shape
+    (2, 3)
+    """
+
+    def __init__(self, n_agents: int, scale: float = 1.0) -> None:
+        self.n_agents, self.scale = int(n_agents), float(scale)
+
+    def __call__(self, states: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return self.scale * rng.standard_normal((np.shape(states)[0], self.n_agents))

@@ -243,3 +243,19 @@ def test_thirty_episode_comparison(env, estimator):
     assert final["gsac"] > final["sac-ft"] > final["sac-mtl"] > final["sac-lfs"] > final["uniform"] - 0.01
     assert final["gsac"] == pytest.approx(0.40, abs=0.05)
     assert final["sac-lfs"] < 0.1
+
+
+def test_iterations_per_episode_advance_learners_k_times_per_point():
+    env = WirelessAccessEnv(2, 2, users_per_vertex=1)
+    one = make_trainer("sac-lfs", env, env.true_graph(), target_factor=0.6, rng=0, n_runs=2)
+    three = make_trainer("sac-lfs", env, env.true_graph(), target_factor=0.6, rng=0, n_runs=2)
+    curves = adaptation_curves({"one": one, "three": three}, env, 0.6, episodes=4, eval_episodes=10, rng=1,
+                               average_steps=5, iterations_per_episode={"three": 3})
+    assert (one.iteration, three.iteration) == (4, 12)
+    assert curves.settings["iterations_per_episode"] == {"one": 1, "three": 3}
+    # same streams: after 3 iterations per point, point 1 of "three" is point 3 of a 1-per-point learner
+    ref = make_trainer("sac-lfs", env, env.true_graph(), target_factor=0.6, rng=0, n_runs=2)
+    ref_curves = adaptation_curves({"three": ref}, env, 0.6, episodes=3, eval_episodes=10, rng=1, average_steps=5)
+    np.testing.assert_array_equal(curves.methods["three"].per_run[:, 1], ref_curves.methods["three"].per_run[:, 3])
+    with pytest.raises(ValueError, match="iterations_per_episode"):
+        adaptation_curves({"one": one}, env, 0.6, episodes=1, eval_episodes=10, iterations_per_episode=0)

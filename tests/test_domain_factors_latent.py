@@ -19,7 +19,7 @@ ENV = EpidemicEnv(4)
 @pytest.fixture(scope="module")
 def fitted():
     data = collect_transitions(ENV, None, episodes=200, horizon=10, domain_factors=SOURCES, rng=0)
-    latent = LatentDomainFactorEstimator(ENV.true_graph(), rng=0).fit(data)
+    latent = LatentDomainFactorEstimator(ENV.true_graph(), n_bootstrap=100, rng=0).fit(data)
     batches = [collect_transitions(ENV, None, episodes=20, horizon=10, domain_factors=[TARGET], rng=100 + b)
                for b in range(10)]
     estimates = [latent.estimate(b) for b in batches]

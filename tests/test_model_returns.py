@@ -55,6 +55,7 @@ def test_fidelity_report_on_the_true_graph(data):
     assert all(row["overlap"] for row in rep["behaviour_returns"])
 
 
+@pytest.mark.slow
 def test_interval_covers_the_true_return_quick(data):
     truth = discounted_return(ENV.with_domain_factor(0.42), ExpertPolicy(ENV), gamma=0.9, horizon=10,
                               episodes=20000, rng=5).mean
@@ -65,6 +66,17 @@ def test_interval_covers_the_true_return_quick(data):
     with pytest.raises(ValueError, match="n_models"):
         model_return_interval(ENV.true_graph(), data, ExpertPolicy(ENV), domain_factor=0.4, gamma=0.9,
                               horizon=10, n_models=1)
+
+
+def test_interval_brackets_the_full_model_and_checks_inputs(data):
+    mr = model_return_interval(ENV.true_graph(), data, ExpertPolicy(ENV), domain_factor=np.full(9, 0.42),
+                               gamma=0.9, horizon=10, domain_factors=W, n_models=3, episodes=200, rng=3)
+    assert mr.low <= mr.mean <= mr.high and mr.ensemble.shape == (3,)
+    assert np.all((mr.ensemble > -10.0) & (mr.ensemble < 0.0))      # rewards are in [-1.3, 0]
+    assert mr.to_dict()["n_models"] == 3 and mr.covers(mr.mean)
+    with pytest.raises(ValueError, match="confidence"):
+        model_return_interval(ENV.true_graph(), data, ExpertPolicy(ENV), domain_factor=0.4, gamma=0.9,
+                              horizon=10, confidence=1.5)
 
 
 @pytest.mark.slow

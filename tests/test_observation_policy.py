@@ -40,9 +40,9 @@ def test_sampled_actions_follow_the_policy_probabilities(policy):
     state = np.array([1, 0, 0, 0, 0, 0, 0, 0, 1])
     observations = {f"agent_{i}": state[[i]] for i in range(ENV.n_agents)}
     rng = np.random.default_rng(0)
-    draws = np.array([[obs_policy(observations, rng)[f"agent_{i}"] for i in range(9)] for _ in range(3000)])
+    draws = np.array([[obs_policy(observations, rng)[f"agent_{i}"] for i in range(9)] for _ in range(800)])
     probs = policy.probabilities(state[None])[0, :, 1]
-    np.testing.assert_allclose(draws.mean(axis=0), probs, atol=0.035)
+    np.testing.assert_allclose(draws.mean(axis=0), probs, atol=0.06)     # 3.4 binomial SDs
 
 
 def test_missing_neighbour_observation_is_named(policy):

@@ -102,3 +102,18 @@ def test_every_key_is_documented():
         flat |= {f"{name}.{k}" for k in value} if isinstance(value, dict) else {name}
     assert keys == flat and "train.iterations" in keys
     assert all(help_text for _, _, help_text in rows)
+
+
+def test_target_phase_keys_of_the_learning_baselines():
+    from causalnet_cli.pipeline import load_config
+
+    default = load_config()
+    # chosen on a held-out source domain by benchmarks/ft_step_size.py (docs/adaptation.md)
+    assert (default.adapt.ft_actor_lr, default.adapt.ft_iterations_per_episode, default.adapt.ft_logit_scale) == (
+        1000.0, 1, 1.0)
+    assert (default.adapt.lfs_actor_lr, default.adapt.lfs_iterations_per_episode) == (1000.0, 1)
+    cfg = load_config(overrides=["adapt.ft_actor_lr=50", "adapt.lfs_iterations_per_episode=3"])
+    assert cfg.adapt.ft_actor_lr == 50.0 and cfg.adapt.lfs_iterations_per_episode == 3
+    for bad in ("adapt.ft_actor_lr=0", "adapt.ft_iterations_per_episode=0", "adapt.ft_logit_scale=1.5"):
+        with pytest.raises(ConfigError, match=bad.split("=")[0].split(".")[1]):
+            load_config(overrides=[bad])

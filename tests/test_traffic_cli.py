@@ -86,3 +86,21 @@ def test_policy_acr_is_smaller_than_the_one_hop_truncation_and_reported():
     assert [r["policy_kappa_hop_dim"] for r in table] == [12, 16, 12, 16, 20, 16, 12, 16, 12]
     assert _policy_dims(table) == (" Mean policy-ACR dimension (actor inputs) 12.00 against 14.67 coordinates "
                                    "of the 1-hop neighbourhood s_{N_i}.")
+
+
+def test_pipeline_traffic_defaults_fit_the_tabular_actor_and_the_guard_names_the_agent():
+    from causalnet_cli.pipeline.stages import check_tabular_actor_size
+
+    env = build_environment(load_config(overrides=["env.kind=traffic"]))
+    assert (env.rows, env.cols, env.bins) == (2, 2, 2)
+    check_tabular_actor_size(env.true_graph(), kappa=1, method="gsac")
+    with pytest.raises(ValueError, match=r"train:gsac: the tabular actor of agent 1 would have 3\^13 = 1594323"):
+        check_tabular_actor_size(TrafficGridEnv(3, 3).true_graph(), kappa=1, method="gsac")
+    check_tabular_actor_size(TrafficGridEnv(3, 3).true_graph(), kappa=1, method="sac-mtl")   # own 4 queues
+
+
+def test_train_refuses_an_oversized_tabular_actor_before_writing(tmp_path, capsys):
+    out = tmp_path / "t"
+    assert main(["train", "--env", "traffic", "--algo", "gsac", "--iterations", "1", "--out", str(out)]) != 0
+    assert "the tabular actor of agent 1 would have 3^13" in capsys.readouterr().err
+    assert not out.exists()

@@ -10,7 +10,7 @@ Example TOML (every key optional)::
 
     seed = 0
     [env]
-    kind = "wireless"      # or "synthetic", "traffic" (rows, cols, bins, ...: docs/traffic.md)
+    kind = "wireless"      # or "synthetic", "traffic" (rows, cols, bins, ...: docs/traffic.md), "lqr"
     grid = 3               # wireless: grid x grid access points, (grid+1)^2 users
     [domains]
     sources = [0.2, 0.5, 0.8]
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
-from causalnet.errors import CausalnetError
+from causalnet.errors import CausalnetError, reading_file
 
 __all__ = ["ACRSection", "AdaptSection", "AnalysisSection", "ConfigError", "DataSection", "DiscoverySection",
            "DomainsSection", "EnvSection", "RunConfig", "TrainSection", "config_from_dict", "config_to_dict",
@@ -57,7 +57,7 @@ def _opt(default: Any, help: str, *, low: float | None = None, high: float | Non
 class EnvSection:
     """The networked system the pipeline runs on."""
 
-    kind: Literal["wireless", "synthetic", "synthetic-continuous", "traffic", "data", "pettingzoo"] = _opt(
+    kind: Literal["wireless", "synthetic", "synthetic-continuous", "traffic", "lqr", "data", "pettingzoo"] = _opt(
         "wireless", "environment family; 'data' and 'pettingzoo' are your own system (docs/tutorial-own-system.md)")
     grid: int = _opt(3, "wireless: grid x grid access points, one user on each of the (grid+1)^2 vertices",
                      low=1, high=63)
@@ -66,11 +66,13 @@ class EnvSection:
     agents: int = _opt(12, "synthetic: number of agents", low=2, high=4096)
     topology: Literal["random", "ring", "grid"] = _opt("random", "synthetic: interaction graph")
     env_seed: int = _opt(0, "synthetic: seed of the graph, masks and tables", low=0)
+    distractors: int = _opt(2, "lqr: distractor coordinates per agent (cost-free, outside every ACR)", low=0, high=8)
+    lqr_domain: Literal["load", "coupling"] = _opt("load", "lqr: what the domain factor sets")
     mechanism: Literal["linear", "nonlinear", "mixed"] = _opt(
         "linear", "synthetic-continuous: linear-Gaussian or nonlinear additive-noise mechanisms")
-    rows: int = _opt(3, "traffic: rows of intersections", low=1, high=64)
-    cols: int = _opt(3, "traffic: columns of intersections", low=1, high=64)
-    bins: int = _opt(3, "traffic: queue levels per approach (capacity bins - 1 platoons)", low=2, high=16)
+    rows: int = _opt(2, "traffic: rows of intersections (the tabular actor needs small grids)", low=1, high=64)
+    cols: int = _opt(2, "traffic: columns of intersections", low=1, high=64)
+    bins: int = _opt(2, "traffic: queue levels per approach (capacity bins - 1 platoons)", low=2, high=16)
     saturation: float = _opt(0.9, "traffic: discharge probability of a green, non-empty approach",
                              low=0.0, high=1.0, low_open=True)
     turning: tuple[float, ...] = _opt((0.7, 0.0, 0.3), "traffic: straight, left, right probabilities (sum to one)",
@@ -147,6 +149,9 @@ class TrainSection:
                            low=0.0, low_open=True)
     gamma: float = _opt(0.7, "discount factor", low=0.0, high=1.0)
     critic: Literal["persistent", "reset"] = _opt("persistent", "critic table kept across iterations or reset")
+    fa_iterations: int = _opt(20, "lqr: iterations of function-approximation GSAC (each fa_episodes episodes)",
+                              low=1)
+    fa_episodes: int = _opt(16, "lqr: episodes per run and iteration of function-approximation GSAC", low=1)
 
 
 @dataclass(frozen=True)
@@ -156,6 +161,17 @@ class AdaptSection:
     episodes: int = _opt(30, "target episodes on the adaptation curve", low=1, high=10_000)
     trajectories: int = _opt(20, "target trajectories T_a used to estimate the target factor", low=1)
     eval_episodes: int = _opt(400, "rollouts per point of the adaptation curve", low=2)
+    ft_actor_lr: float = _opt(1000.0, "SAC-FT target phase: actor step size eta (chosen on a source domain by "
+                                      "benchmarks/ft_step_size.py)", low=0.0, low_open=True)
+    ft_iterations_per_episode: int = _opt(1, "SAC-FT target phase: outer iterations (T-step target episodes) "
+                                             "per point of the adaptation curve", low=1, high=100)
+    ft_logit_scale: float = _opt(1.0, "SAC-FT target phase: factor on the pre-trained policy's logits before "
+                                      "fine-tuning (1: unchanged; < 1 makes a saturated softmax learnable again)",
+                                 low=0.0, high=1.0, low_open=True)
+    lfs_actor_lr: float = _opt(1000.0, "SAC-LFS: actor step size eta in the target (chosen on a source domain)",
+                               low=0.0, low_open=True)
+    lfs_iterations_per_episode: int = _opt(1, "SAC-LFS: outer iterations per point of the adaptation curve",
+                                           low=1, high=100)
 
 
 @dataclass(frozen=True)
@@ -372,11 +388,17 @@ def load_config(path: str | Path | None = None, *, quick: bool = False,
             text = p.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"--config: cannot read {p}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"--config: {p} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"--config: {p} is not valid TOML: {exc}") from None
-        cfg = config_from_dict(data, cfg)
+        try:
+            with reading_file(p, ConfigError):
+                cfg = config_from_dict(data, cfg)
+        except ConfigError as exc:
+            raise ConfigError(f"--config: {p}: {exc}") from None
     merged: dict[str, Any] = {}
     for text in overrides:   # merged first: keys that only make sense together (env.kind + env.data) may come apart
         merged = _merge(merged, parse_override(text))

@@ -8,7 +8,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from causalnet_cli.pipeline.config import RunConfig
 from causalnet_cli.pipeline.stages import PipelineContext, run_stage, stage_names
@@ -53,7 +53,7 @@ def _stderr(text: str) -> None:
 
 def run_pipeline(config: RunConfig | None, out: str | os.PathLike, *, resume: bool = False,
                  progress: bool = True, echo: Callable[[str], None] | None = None, force: bool = False,
-                 bars: bool | None = None) -> RunSummary:
+                 bars: bool | None = None, executor: Any = None) -> RunSummary:
     """Run (or resume) the whole pipeline into the folder ``out``.
 
     Parameters
@@ -73,6 +73,9 @@ def run_pipeline(config: RunConfig | None, out: str | os.PathLike, *, resume: bo
         A new run in a non-empty folder replaces its contents (default: refuse it).
     bars : bool, optional
         Progress bars; default: ``progress`` and stderr is a terminal (no bars in logs).
+    executor : causalnet.backends.Backend, optional
+        Backend that runs discovery's groups of agents (default: ``discovery.n_jobs``
+        local processes). Results do not depend on it.
 
     Returns
     -------
@@ -94,7 +97,7 @@ def run_pipeline(config: RunConfig | None, out: str | os.PathLike, *, resume: bo
     if bars is None:
         bars = progress and sys.stderr.isatty()
     ctx = PipelineContext(config=config, folder=folder.path, progress=bool(bars), echo=lambda t: say(f"      {t}"),
-                          inputs=inputs)
+                          inputs=inputs, executor=executor)
     names = stage_names(config)
     ran, skipped = [], []
     start = time.perf_counter()

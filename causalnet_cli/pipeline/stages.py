@@ -22,12 +22,14 @@ Files (relative to the run folder):
 ``policies/target/<method>/`` policies deployed in the target after adaptation
 ``adaptation.json``          adaptation curves over the first target episodes
 ``metrics.json``             per method: zero-shot and adaptation returns, 95% CIs
+``progress.csv``/``.jsonl``  every evaluation point of the learning stages, appended as measured
 ``figures/*.png``, ``report.md``, ``report.html``
 ============================ =========================================================
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -38,6 +40,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from causalnet.acr_file import read_acr
 from causalnet.data import Transitions
 from causalnet.discovery import LocalDiscovery, hops_warning
 from causalnet.domain_factors import DomainFactorEstimator
@@ -45,9 +48,11 @@ from causalnet.domain_factors_continuous import make_domain_factor_estimator
 from causalnet.domain_factors_latent import LatentDomainFactorEstimator
 from causalnet.graph import FactoredGraph
 from causalnet.io import atomic_write_json, json_ready
+from causalnet.progress_log import ProgressLog
 from causalnet_cli.pipeline.config import RunConfig
 
-__all__ = ["PipelineContext", "STAGE_SEEDS", "build_environment", "run_stage", "stage_names"]
+__all__ = ["MAX_TABULAR_POLICY_STATES", "PipelineContext", "STAGE_SEEDS", "build_environment",
+           "check_tabular_actor_size", "run_stage", "stage_names"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +71,9 @@ def stage_names(config: RunConfig) -> list[str]:
     if config.env.kind in ("data", "pettingzoo"):   # your own system: causalnet_cli/pipeline/own_stages.py
         from causalnet_cli.pipeline.own_stages import own_stage_names
         return own_stage_names(config)
+    if config.env.kind == "lqr":                     # continuous actions: causalnet_cli.pipeline.lqr_stages
+        train = ["train:gsac"] if "gsac" in config.train.methods else []
+        return ["collect", "discover", "acr", "domain_factors", *train, "adapt", "metrics", "report"]
     if config.env.kind in CONTINUOUS_KINDS:
         return ["collect", "discover", "acr", "domain_factors"]   # see CONTINUOUS_STOP_MESSAGE
     train = [f"train:{m}" for m in config.train.methods if m in META_METHODS]
@@ -84,6 +92,11 @@ def build_environment(config: RunConfig):
                               switching_cost=env.switching_cost)
     if env.kind == "wireless":
         return WirelessAccessEnv.from_grid(env.grid, deadline=env.deadline, transmit=env.transmit)
+    if env.kind == "lqr":
+        from rl.envs.lqr import NetworkedLQREnv
+
+        return NetworkedLQREnv(env.agents, topology=env.topology, distractors=env.distractors,
+                               domain=env.lqr_domain, env_seed=env.env_seed)
     if env.kind == "synthetic-continuous":
         from rl.envs.synthetic_continuous import SyntheticContinuousEnv
         return SyntheticContinuousEnv.random(env.agents, rng=env.env_seed, topology=env.topology,
@@ -100,7 +113,9 @@ class PipelineContext:
     progress: bool = False
     echo: Callable[[str], None] = field(default=lambda text: None)
     inputs: Any = None   # own systems: the validated user inputs (own_system.OwnInputs), when already read
+    executor: Any = None    # a causalnet.backends.Backend for discovery (None: discovery.n_jobs processes)
     _env: Any = None
+    _log: Any = None
 
     @property
     def env(self):
@@ -115,6 +130,12 @@ class PipelineContext:
 
     def path(self, rel: str) -> Path:
         return self.folder / rel
+
+    def progress_log(self) -> ProgressLog:
+        """The run's streamed evaluation log (``progress.csv``, ``progress.jsonl``)."""
+        if self._log is None:
+            self._log = ProgressLog(self.folder)
+        return self._log
 
     def read_json(self, rel: str) -> Any:
         return json.loads(self.path(rel).read_text(encoding="utf-8"))
@@ -205,7 +226,7 @@ def stage_discover(ctx: PipelineContext) -> list[Path]:
     ctx.echo(f"discovering parents of {data.spec.n_state + data.spec.n_agents} targets from {len(data)} rows "
              f"(alpha={d.alpha}, {d.ci_test}, conditioning sets <= {d.max_cond_size})")
     est = LocalDiscovery(alpha=d.alpha, ci_test=d.ci_test, max_cond_size=d.max_cond_size, n_jobs=d.n_jobs,
-                         progress=ctx.progress)
+                         progress=ctx.progress, executor=ctx.executor)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         est.fit(data)
@@ -305,6 +326,41 @@ def _gsac_config(ctx: PipelineContext):
                       actor_lr=t.actor_lr, critic=t.critic, actor=t.actor)
 
 
+#: Largest number of local states of one agent's tabular actor the pipeline accepts (``S`` of ``theta``).
+MAX_TABULAR_POLICY_STATES = 1 << 20
+
+
+def check_tabular_actor_size(graph: FactoredGraph, *, kappa: int, method: str) -> None:
+    """Refuse a tabular actor whose table would not fit (one row per joint value of the policy inputs).
+
+    GSAC's actor reads the policy ACR; the SAC baselines read the agent's own coordinates.
+    Raises ``ValueError`` naming the agent, its table size and what to change.
+
+    >>> from rl.envs import TrafficGridEnv
+    >>> check_tabular_actor_size(TrafficGridEnv(2, 2, bins=2).true_graph(), kappa=1, method="gsac")
+    >>> check_tabular_actor_size(TrafficGridEnv(3, 3).true_graph(), kappa=1, method="gsac")
+    Traceback (most recent call last):
+    ...
+    ValueError: train:gsac: the tabular actor of agent 1 would have 3^13 = 1594323 local states (limit 1048576)...
+    """
+    from causalnet.acr import policy_acr
+
+    spec = graph.spec
+    for agent in range(spec.n_agents):
+        if method == "gsac":
+            names = policy_acr(graph, agent, kappa=kappa)
+        else:
+            names = [spec.state_names[j] for j in spec.agent_state_indices(agent)]
+        cards = [spec.cardinality(name) or 1 for name in names]
+        size = int(np.prod(cards, dtype=object)) if cards else 1
+        if size > MAX_TABULAR_POLICY_STATES:
+            shown = f"{cards[0]}^{len(cards)}" if len(set(cards)) == 1 else "x".join(map(str, cards))
+            raise ValueError(f"train:{method}: the tabular actor of agent {agent} would have {shown} = {size} local "
+                             f"states (limit {MAX_TABULAR_POLICY_STATES}); use a smaller system (traffic: "
+                             f"env.rows/env.cols 2, env.bins 2) or the linear engine of benchmarks/traffic_claims.py "
+                             f"(rl.actors_linear)")
+
+
 def _train(ctx: PipelineContext, method: str) -> list[Path]:
     """Meta-train ``method`` over the source domains, evaluated along the way in the target."""
     from rl.adaptation import summarize_training
@@ -315,6 +371,7 @@ def _train(ctx: PipelineContext, method: str) -> list[Path]:
     t = cfg.train
     env = ctx.env
     graph = ctx.training_graph() if method == "gsac" else ctx.truth()
+    check_tabular_actor_size(graph, kappa=cfg.acr.kappa, method=method)
     kwargs: dict[str, Any] = {"source_factors": ctx.source_factors()}
     if method in ("gsac", "sac-mtl"):
         kwargs["source_w_hat"] = _source_w_hat(ctx)
@@ -326,7 +383,8 @@ def _train(ctx: PipelineContext, method: str) -> list[Path]:
     target = ctx.target_factor()
     eval_w_hat = _target_w_hat(ctx) if method in ("gsac", "sac-mtl") else target
     result = trainer.run(t.iterations, eval_every=every, eval_episodes=t.eval_episodes,
-                         eval_env=env.with_domain_factor(target), eval_w_hat=eval_w_hat, progress=ctx.progress)
+                         eval_env=env.with_domain_factor(target), eval_w_hat=eval_w_hat, progress=ctx.progress,
+                         on_eval=ctx.progress_log().training_hook(f"train:{method}", method))
     summary = summarize_training(result).to_dict()
     summary.update({"method": method, "iterations_done": int(result.iterations),
                     "critic_entries": int(result.critic_entries), "train_seconds": result.train_seconds,
@@ -370,18 +428,24 @@ def stage_adapt(ctx: PipelineContext) -> list[Path]:
             methods[method] = [zero_shot(p, w, fill=fill) for p, w in zip(bundle.policies, w_target)]
         elif method == "sac-ft":
             bundle = load_policy(ctx.path("policies/meta/sac-ft"))
-            methods[method] = make_trainer("sac-ft", env, ctx.truth(), config=_gsac_config(ctx),
-                                           target_factor=target, initial_policy=bundle.policies,
+            config = dataclasses.replace(_gsac_config(ctx), actor_lr=cfg.adapt.ft_actor_lr)
+            start = np.stack([p.theta for p in bundle.policies]) * cfg.adapt.ft_logit_scale
+            methods[method] = make_trainer("sac-ft", env, ctx.truth(), config=config,
+                                           target_factor=target, initial_policy=start,
                                            rng=learn_seeds["sac-ft"], n_runs=runs)
         else:
-            methods[method] = make_trainer("sac-lfs", env, ctx.truth(), config=_gsac_config(ctx),
+            config = dataclasses.replace(_gsac_config(ctx), actor_lr=cfg.adapt.lfs_actor_lr)
+            methods[method] = make_trainer("sac-lfs", env, ctx.truth(), config=config,
                                            target_factor=target, rng=learn_seeds["sac-lfs"], n_runs=runs)
     methods["uniform"] = UniformPolicy(env.action_counts)
     ctx.echo(f"adaptation curves over {cfg.adapt.episodes} target episodes, {runs} runs, methods "
              f"{', '.join(cfg.train.methods)} (+ uniform reference)")
     curves = adaptation_curves(methods, env, target, episodes=cfg.adapt.episodes,
                                eval_episodes=cfg.adapt.eval_episodes, gamma=cfg.train.gamma,
-                               horizon=cfg.data.horizon, rng=seeds[2], n_runs=runs)
+                               horizon=cfg.data.horizon, rng=seeds[2], n_runs=runs,
+                               on_point=ctx.progress_log().adaptation_hook("adapt"),
+                               iterations_per_episode={"sac-ft": cfg.adapt.ft_iterations_per_episode,
+                                                       "sac-lfs": cfg.adapt.lfs_iterations_per_episode})
     out = curves.to_dict()
     out["target_estimates"] = {"trajectories": cfg.adapt.trajectories, "w_hat": w_target,
                                "mean_abs_error": float(np.nanmean(np.abs(w_target - _target_w_hat(ctx))))}
@@ -424,7 +488,7 @@ def stage_metrics(ctx: PipelineContext) -> list[Path]:
             "final_average_reward": _ci(s["final_average_reward"])}
     reference = {"uniform": methods.pop("uniform")} if "uniform" in methods else {}
     structure = ctx.read_json("structure_metrics.json")
-    acr = ctx.read_json("acr.json")
+    acr = read_acr(ctx.path("acr.json"))
     factors = ctx.read_json("domain_factors.json")
     training = {"evaluated_in": {"target_factor": cfg.domains.target, "w_hat": "true target factor"},
                 "methods": {m: ctx.read_json(f"training/{m}.json") for m in cfg.train.methods
@@ -467,6 +531,11 @@ def run_stage(name: str, ctx: PipelineContext) -> tuple[list[Path], float]:
     if ctx.config.env.kind in ("data", "pettingzoo"):
         from causalnet_cli.pipeline.own_stages import run_own_stage
         return run_own_stage(name, ctx), time.perf_counter() - start
+    if ctx.config.env.kind == "lqr":
+        from causalnet_cli.pipeline.lqr_stages import LQR_STAGES
+
+        if name in LQR_STAGES:
+            return LQR_STAGES[name](ctx), time.perf_counter() - start
     if name.startswith("train:"):
         files = _train(ctx, name.split(":", 1)[1])
     else:

@@ -1,0 +1,1 @@
+"""``causalnet sweep``: sweep files, the sweep folder and the run of every cell on a backend."""
