@@ -244,7 +244,7 @@ def test_reference_sac_run_reaches_documented_level(tmp_path):
     """The reference configuration (docs/gsac.md: seed 0 reaches 0.263 at 120k iterations)."""
     status, _, err = _main("train", "--algo", "sac", "--env", "wireless", "--height", "3", "--width", "4",
                            "--users-per-vertex", "2", "--arrival", "0.5", "--kappa", "1", "--gamma", "0.7",
-                           "--horizon", "10", "--iterations", "120000", "--critic", "persistent",
+                           "--horizon", "10", "--iterations", "120000", "--critic", "persistent", "--actor", "reference",
                            "--eval-every", "20000", "--seed", "0", "--no-progress", "--out", str(tmp_path / "ref"))
     assert status == 0, err
     metrics = _read(tmp_path / "ref" / "metrics.json")

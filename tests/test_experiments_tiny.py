@@ -76,12 +76,12 @@ def test_run_instance_rejects_bad_checkpoints():
 
 @pytest.mark.slow
 def test_gsac_on_2x3_between_best_aloha_and_optimum():
-    """On 2x3 the mean over four seeds beats the best ALOHA, but not every seed does.
+    """On 2x3 every seed beats the best ALOHA and stays below the exact optimum.
 
-    Measured (benchmarks/tiny_optimum.py, 10,000 iterations): seeds 0.3659, 0.2628, 0.3435,
-    0.3838 against the best ALOHA 0.2884; seed 1 settles in a worse local optimum. The test
-    asserts what holds (the seed mean, every seed below the optimum) and pins the failing seed
-    so that a change in the learner's behaviour shows up here.
+    With the reference actor (raw Q) seed 1 settled in a worse local optimum (10,000 iterations:
+    0.3659, 0.2628, 0.3435, 0.3838 against the best ALOHA 0.2884). The default advantage actor
+    (6,000 iterations, measured here): 0.3891, 0.3892, 0.3945, 0.3829, optimum 0.6612. The list
+    of seeds below the best ALOHA is pinned so that a change in the learner's behaviour shows up.
     """
     res = tiny_optimum.run_instance((2, 3), iterations=6000, checkpoints=1, n_seeds=4, seed=0,
                                     algorithms=("gsac",))
@@ -89,4 +89,4 @@ def test_gsac_on_2x3_between_best_aloha_and_optimum():
     values = np.asarray(gsac["final"]["values"])
     assert values.mean() >= res["best_aloha"]["value"] - EXACT_TOLERANCE
     assert np.all(values <= res["optimum"] + EXACT_TOLERANCE)
-    assert gsac["seeds_below_best_aloha"] == [1]
+    assert gsac["seeds_below_best_aloha"] == []
