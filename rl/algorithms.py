@@ -120,7 +120,8 @@ def make_trainer(algo: str, env, graph: FactoredGraph, *, config: GSACConfig | N
     -------
     GSACTrainer
         (An :class:`rl.fa_gsac.FAGSACTrainer` when the environment's actions are
-        continuous: see :mod:`rl.fa_algorithms`.) Its ``domain_factors``/``w_hat`` hold the training domains (the target's
+        continuous, an :class:`rl.fa_softmax.FASoftmaxTrainer` when its states are continuous
+        and its actions discrete: see :mod:`rl.fa_algorithms`.) Its ``domain_factors``/``w_hat`` hold the training domains (the target's
         factor, as one domain, for ``sac-lfs`` and ``sac-ft`` fine-tuning).
 
     Raises
@@ -140,8 +141,9 @@ def make_trainer(algo: str, env, graph: FactoredGraph, *, config: GSACConfig | N
     (True, [[0.65, 0.65, 0.65, 0.65]])
     """
     _check_algo(algo)
-    if getattr(getattr(env, "spec", None), "continuous_actions", False):
-        from rl.fa_algorithms import make_fa_trainer  # continuous actions: function approximation
+    spec = getattr(env, "spec", None)
+    if getattr(spec, "continuous_actions", False) or (spec is not None and not getattr(spec, "is_discrete", True)):
+        from rl.fa_algorithms import make_fa_trainer  # continuous actions or states: function approximation
 
         return make_fa_trainer(algo, env, graph, config=config, source_factors=source_factors,
                                source_w_hat=source_w_hat, target_factor=target_factor,

@@ -1,8 +1,10 @@
 """GSAC and SAC baselines for continuous-action environments (function approximation).
 
 :func:`rl.algorithms.make_trainer` routes here when the environment's actions are
-continuous. Every algorithm is an :class:`rl.fa_gsac.FAGSACTrainer`; they differ in the
-inputs and the domains they train in:
+continuous, or its states continuous and its actions discrete. Every algorithm is an
+:class:`rl.fa_gsac.FAGSACTrainer` (continuous actions, Gaussian actor) or an
+:class:`rl.fa_softmax.FASoftmaxTrainer` (discrete actions, softmax actor); they differ in
+the inputs and the domains they train in:
 
 =========== ====================== ============== ===========================================
 algorithm   inputs                 domain inputs  domains trained in
@@ -24,6 +26,7 @@ import numpy as np
 
 from causalnet.graph import FactoredGraph
 from rl.fa_gsac import FAGSACConfig, FAGSACTrainer
+from rl.fa_softmax import FASoftmaxTrainer
 from rl.gsac import RngLike
 
 __all__ = ["FA_ALGORITHMS", "fa_config", "make_fa_trainer"]
@@ -60,7 +63,7 @@ def fa_config(algo: str, config: Any = None) -> FAGSACConfig:
 def make_fa_trainer(algo: str, env, graph: FactoredGraph, *, config: Any = None,
                     source_factors: np.ndarray | None = None, source_w_hat: np.ndarray | None = None,
                     target_factor: np.ndarray | None = None, initial_policy: Any = None,
-                    rng: RngLike | Sequence[RngLike] = None, n_runs: int | None = None) -> FAGSACTrainer:
+                    rng: RngLike | Sequence[RngLike] = None, n_runs: int | None = None) -> FAGSACTrainer | FASoftmaxTrainer:
     """Build the :class:`FAGSACTrainer` of ``algo`` (arguments as :func:`rl.algorithms.make_trainer`).
 
     Examples
@@ -71,6 +74,7 @@ def make_fa_trainer(algo: str, env, graph: FactoredGraph, *, config: Any = None,
     (2, 3)
     """
     cfg = fa_config(algo, config)
+    trainer = FAGSACTrainer if env.spec.continuous_actions else FASoftmaxTrainer
     if initial_policy is not None:
         raise ValueError(f"algorithm {algo!r}: initial_policy is not supported for continuous actions")
     if algo == "gsac":
@@ -78,15 +82,15 @@ def make_fa_trainer(algo: str, env, graph: FactoredGraph, *, config: Any = None,
             raise ValueError("algorithm 'gsac' does not take target_factor: it trains on the source domains")
         if source_w_hat is not None and source_factors is None:
             raise ValueError("algorithm 'gsac': source_w_hat was given without source_factors")
-        return FAGSACTrainer(env, graph, cfg, domain_factors=source_factors, w_hat=source_w_hat, rng=rng,
+        return trainer(env, graph, cfg, domain_factors=source_factors, w_hat=source_w_hat, rng=rng,
                              n_runs=n_runs)
     if source_factors is not None or source_w_hat is not None:
         raise ValueError(f"algorithm {algo!r} does not take source_factors or source_w_hat")
     if algo == "sac":
         if target_factor is not None:
             raise ValueError("algorithm 'sac' does not take target_factor (use 'sac-lfs')")
-        return FAGSACTrainer(env, graph, cfg, rng=rng, n_runs=n_runs)
+        return trainer(env, graph, cfg, rng=rng, n_runs=n_runs)
     if target_factor is None:
         raise ValueError("algorithm 'sac-lfs' needs target_factor: the domain it learns in")
     w = np.broadcast_to(np.asarray(target_factor, dtype=np.float64), (env.n_agents,))[None]
-    return FAGSACTrainer(env, graph, cfg, domain_factors=w, rng=rng, n_runs=n_runs)
+    return trainer(env, graph, cfg, domain_factors=w, rng=rng, n_runs=n_runs)
