@@ -17,7 +17,6 @@ from causalnet.backends import BackendError
 from causalnet_cli.backend_args import add_backend_arguments, backend_from_args
 from causalnet_cli.outputs import add_force_argument
 from causalnet_cli.pipeline import ConfigError, RunFolder, RunFolderError, load_config, run_pipeline
-from causalnet_cli.pipeline.stages import CONTINUOUS_KINDS, CONTINUOUS_STOP_MESSAGE
 
 __all__ = ["NAME", "HELP", "add_arguments", "check_own_system_flags", "interrupt_hint", "own_system_overrides",
            "run"]
@@ -124,10 +123,6 @@ def run(args: argparse.Namespace) -> int:
     if summary.skipped:
         print(f"reused {len(summary.skipped)} finished stage(s): {', '.join(summary.skipped)}")
     print(f"finished {len(summary.ran)} stage(s) in {summary.seconds:.1f} s")
-    if not (summary.folder / "metrics.json").exists() and summary.config.env.kind in CONTINUOUS_KINDS:
-        print(CONTINUOUS_STOP_MESSAGE)
-        print(f"results: {summary.folder} (graph.json, acr.json, domain_factors.json)")
-        return 0
     print(f"metrics: {summary.folder / 'metrics.json'}")
     print(f"report:  {summary.report}  (HTML: {summary.folder / 'report.html'})")
     return 0

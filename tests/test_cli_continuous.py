@@ -1,4 +1,4 @@
-"""``--env synthetic-continuous`` through simulate, discover and run (which stops after domain factors)."""
+"""``--env synthetic-continuous`` through simulate, discover and run (softmax-actor GSAC end to end)."""
 
 from __future__ import annotations
 
@@ -37,18 +37,28 @@ def test_simulate_uniform_policy(capsys):
     assert result["config"]["env"]["n_agents"] == 3
 
 
-def test_run_stops_after_domain_factors_with_a_message(tmp_path, capsys):
-    config = load_config(overrides=["env.kind=synthetic-continuous", "env.agents=3", "data.episodes=200",
-                                    "discovery.n_jobs=1"])
-    assert stage_names(config) == ["collect", "discover", "acr", "domain_factors"]
+def test_run_trains_the_softmax_actor_end_to_end(tmp_path, capsys):
+    sets = ["env.kind=synthetic-continuous", "env.agents=3", "data.episodes=200", "discovery.n_jobs=1",
+            "train.runs=3", "train.fa_iterations=6", "train.eval_points=2", "train.fa_episodes=8",
+            "train.methods=['gsac', 'sac-mtl']", "adapt.trajectories=10"]
+    config = load_config(overrides=sets)
+    assert stage_names(config) == ["collect", "discover", "acr", "domain_factors", "train:gsac", "adapt",
+                                   "metrics", "report"]
     out = tmp_path / "run"
-    assert main(["run", "--out", str(out), "--no-progress", "--set", "env.kind=synthetic-continuous",
-                 "--set", "env.agents=3", "--set", "data.episodes=200", "--set", "discovery.n_jobs=1"]) == 0
-    printed = capsys.readouterr().out
-    assert "training needs the function-approximation GSAC trainer" in printed
+    argv = ["run", "--out", str(out), "--no-progress"]
+    for s in sets:
+        argv += ["--set", s]
+    assert main(argv) == 0
     factors = json.loads((out / "domain_factors.json").read_text())
     assert factors["error_curve"] is None and factors["agents_with_factor"]
-    assert not (out / "metrics.json").exists()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["benchmark"]["env"] == "synthetic-continuous"
+    assert metrics["skipped_methods"] == ["sac-mtl"]
+    gsac = metrics["methods"]["gsac"]
+    # zero-shot softmax policy beats the uniform policy (about -6.0 against -0.26 with these seeds)
+    assert gsac["gain_ci95"][0] > 3.0
+    assert gsac["mean"] < metrics["reference"]["uniform_cost"] - 3.0
+    assert "gsac" in (out / "report.md").read_text() and (out / "report.html").exists()
 
 
 def test_bad_pipeline_values_name_the_key():

@@ -62,8 +62,6 @@ STAGE_SEEDS: dict[str, int] = {"collect": 1, "domain_factors": 2, "train:gsac": 
 META_METHODS = ("gsac", "sac-mtl", "sac-ft")
 #: Environment kinds with continuous states: the tabular trainers cannot run on them.
 CONTINUOUS_KINDS = ("synthetic-continuous",)
-CONTINUOUS_STOP_MESSAGE = ("continuous states: the run stops after discovery, ACRs and domain factors; training "
-                           "needs the function-approximation GSAC trainer, which this version does not have")
 
 
 def stage_names(config: RunConfig) -> list[str]:
@@ -71,11 +69,10 @@ def stage_names(config: RunConfig) -> list[str]:
     if config.env.kind in ("data", "pettingzoo"):   # your own system: causalnet_cli/pipeline/own_stages.py
         from causalnet_cli.pipeline.own_stages import own_stage_names
         return own_stage_names(config)
-    if config.env.kind == "lqr":                     # continuous actions: causalnet_cli.pipeline.lqr_stages
+    if config.env.kind == "lqr" or config.env.kind in CONTINUOUS_KINDS:
+        # function approximation: causalnet_cli.pipeline.lqr_stages / continuous_stages
         train = ["train:gsac"] if "gsac" in config.train.methods else []
         return ["collect", "discover", "acr", "domain_factors", *train, "adapt", "metrics", "report"]
-    if config.env.kind in CONTINUOUS_KINDS:
-        return ["collect", "discover", "acr", "domain_factors"]   # see CONTINUOUS_STOP_MESSAGE
     train = [f"train:{m}" for m in config.train.methods if m in META_METHODS]
     return ["collect", "discover", "acr", "domain_factors", *train, "adapt", "metrics", "report"]
 
@@ -274,7 +271,6 @@ def stage_domain_factors(ctx: PipelineContext) -> list[Path]:
         # w_hat is a score along the parameters' principal direction, not on the scale of the
         # simulator's factor: see benchmarks/continuous_domain_factors.py for its error curve
         result["error_curve"] = None
-        ctx.echo(CONTINUOUS_STOP_MESSAGE)
         return [ctx.write_json("domain_factors.json", result)]
     ctx.echo(f"estimation error of the target factor {cfg.domains.target} over {cfg.analysis.error_repeats} "
              f"repeats at T_a in {list(cfg.analysis.error_trajectories)}")
@@ -536,6 +532,11 @@ def run_stage(name: str, ctx: PipelineContext) -> tuple[list[Path], float]:
 
         if name in LQR_STAGES:
             return LQR_STAGES[name](ctx), time.perf_counter() - start
+    if ctx.config.env.kind in CONTINUOUS_KINDS:
+        from causalnet_cli.pipeline.continuous_stages import CONTINUOUS_STAGES
+
+        if name in CONTINUOUS_STAGES:
+            return CONTINUOUS_STAGES[name](ctx), time.perf_counter() - start
     if name.startswith("train:"):
         files = _train(ctx, name.split(":", 1)[1])
     else:
