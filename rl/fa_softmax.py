@@ -306,7 +306,11 @@ class FASoftmaxTrainer:
         F = F.reshape(R, n, k * p, k * p)
         ridge = cfg.actor_ridge * np.einsum("rnii->rn", F) / (k * p) + 1e-12
         w = np.linalg.solve(F + ridge[..., None, None] * np.eye(k * p), G.reshape(R, n, k * p, 1))[..., 0]
-        spread = np.sqrt(np.einsum("t,trbnk->rn", wt, pi * adv ** 2))
+        # scale of the action values: their spread over the actions taken uniformly (does not
+        # vanish when the policy becomes nearly deterministic, so the step does)
+        cnt = self.cardinality[None, None, None, :, None]
+        dev = np.where(self.valid, qbar - np.sum(np.where(self.valid, qbar, 0.0), axis=-1, keepdims=True) / cnt, 0.0)
+        spread = np.sqrt(np.einsum("t,trbnk->rn", wt, dev ** 2 / cnt))
         step = cfg.actor_step * w / np.maximum(spread, 1e-300)[..., None]
         norm = np.sqrt(np.maximum(np.einsum("rnp,rnpq,rnq->rn", step, F, step), 0.0))
         step *= np.minimum(1.0, cfg.trust_region / np.maximum(norm, 1e-300))[..., None]

@@ -36,7 +36,14 @@ def test_trained_softmax_beats_uniform_with_confidence():
         # same seed: common random numbers for the initial states and the noise
         diff = base - _episode_costs(target, tr.policy(r, np.full(4, 0.65)), 300, seed=5)
         half = 1.96 * diff.std(ddof=1) / np.sqrt(len(diff))
-        assert diff.mean() - half > 10.0, (r, diff.mean(), half)   # uniform costs about 10, trained about -20
+        assert diff.mean() - half > 10.0, (r, diff.mean(), half)   # uniform costs about 11.5, trained about -28
+    # a simple reference: the best constant joint action (exhaustive, 16 of them); the
+    # trained policy is not worse (measured: -28.8 against -28.5, uniform +11.5)
+    best = min((_episode_costs(target, lambda s, g, a=a: np.tile(a, (len(s), 1)), 300, seed=5)
+                for a in np.ndindex(2, 2, 2, 2)), key=np.mean)
+    for r in range(tr.n_runs):
+        diff = best - _episode_costs(target, tr.policy(r, np.full(4, 0.65)), 300, seed=5)
+        assert diff.mean() + 1.96 * diff.std(ddof=1) / np.sqrt(len(diff)) > 0.0, (r, diff.mean())
     # same seed, same bits
     again = make_trainer("gsac", env, env.true_graph(), config=CFG, source_factors=[0.2, 0.8], rng=0, n_runs=3)
     again.iterate(10)
