@@ -84,3 +84,14 @@ def test_policy_and_trainer_reject_bad_inputs():
         FASoftmaxTrainer(env, env.true_graph(), epsilon=1.5)
     greedy = LinearSoftmaxPolicy(np.zeros((3, 2, inp.n_policy_parameters)), inp, [2, 2, 2], w_hat=0.5, greedy=True)
     assert greedy(np.zeros((2, env.spec.n_state)), np.random.default_rng(0)).tolist() == [[0, 0, 0], [0, 0, 0]]
+
+
+def test_make_trainer_routes_continuous_states_with_discrete_actions():
+    env = SyntheticContinuousEnv.random(3, rng=0)
+    lfs = make_trainer("sac-lfs", env, env.true_graph(), config=CFG, target_factor=0.65, rng=0)
+    assert isinstance(lfs, FASoftmaxTrainer) and lfs.inputs.mode == "truncation"
+    np.testing.assert_allclose(lfs.domain_factors, [[0.65, 0.65, 0.65]])
+    sac = make_trainer("sac", env, env.true_graph(), config=CFG, rng=0)
+    assert isinstance(sac, FASoftmaxTrainer) and not sac.config.domain_inputs
+    with pytest.raises(ValueError, match="sac-mtl"):
+        make_trainer("sac-mtl", env, env.true_graph(), source_factors=[0.2, 0.8], rng=0)
