@@ -16,9 +16,9 @@ from rl.envs.traffic import TrafficGridEnv
 from rl.linear_bundle import LinearPolicyBundle, load_linear_policy, save_linear_policy
 from rl.persistence import PersistenceError, load_policy
 
-#: A quick traffic run: 2x2 grid, linear GSAC and SAC-MTL, tabular SAC-LFS beside them.
+#: A quick traffic run: 2x2 grid, every method with the linear actor.
 LINEAR_RUN = ["env.kind=traffic", "domains.sources=[0.1, 0.25, 0.4]", "domains.target=0.3", "data.episodes=300",
-              "train.actor_model=linear", 'train.methods=["gsac", "sac-mtl", "sac-lfs"]', "train.runs=3",
+              "train.actor_model=linear", "train.runs=3",
               "train.linear_iterations=80", "train.eval_points=2", "train.eval_episodes=100", "train.iterations=200",
               "adapt.episodes=3", "adapt.eval_episodes=400", "analysis.error_repeats=3",
               "analysis.error_trajectories=[2, 8]"]
@@ -64,7 +64,16 @@ def test_linear_bundles_are_saved_and_deployed_with_the_target_estimate(linear_r
     assert load_linear_policy(linear_run / "policies/meta/sac-mtl").config.inputs == "truncation"
     with pytest.raises(PersistenceError, match="load_linear_policy"):
         load_policy(linear_run / "policies/meta/gsac")
-    assert load_policy(linear_run / "policies/target/sac-lfs").algorithm == "sac-lfs"   # tabular beside
+    ft_meta = load_linear_policy(linear_run / "policies/meta/sac-ft")
+    assert ft_meta.config.features == "constant" and ft_meta.config.inputs == "truncation"
+    lfs = load_linear_policy(linear_run / "policies/target/sac-lfs")
+    assert lfs.config.episodes == 1 and lfs.info["deployed"] == "after 3 target episodes"
+    curves = adapt["methods"]
+    assert curves["sac-lfs"]["learning"] and curves["sac-ft"]["learning"]
+    # SAC-LFS starts from zero weights, i.e. the uniform policy; SAC-FT from its meta-trained weights
+    np.testing.assert_allclose(np.array(curves["sac-lfs"]["per_run"])[:, 0],
+                               np.array(curves["uniform"]["per_run"])[:, 0])
+    assert not np.allclose(np.array(curves["sac-ft"]["per_run"])[:, 0], np.array(curves["uniform"]["per_run"])[:, 0])
 
 
 def test_linear_bundle_round_trip_and_errors(tmp_path):

@@ -7,8 +7,9 @@ the nearest source (the same split as ``benchmarks/traffic_claims.py``). Each it
 rolls out ``train.linear_episodes`` episodes per run; ``train.linear_iterations``
 iterations in all. The policies are saved as linear bundles (:mod:`rl.linear_bundle`)
 and deployed zero-shot with the target estimate ``w_hat`` in the ``adapt`` stage.
-SAC-FT and SAC-LFS keep the tabular trainer (their inputs are the agent's own
-coordinates).
+SAC-FT (meta-trained with constant features on the truncation) and SAC-LFS learn in the
+target with the same linear learner, one target episode per iteration
+(:func:`linear_target_learner`).
 """
 
 from __future__ import annotations
@@ -18,21 +19,23 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["LINEAR_METHODS", "linear_config", "linear_zero_shot", "save_linear_target", "train_linear"]
+__all__ = ["LINEAR_METHODS", "linear_config", "linear_target_learner", "linear_zero_shot", "save_linear_learner",
+           "save_linear_target", "train_linear"]
 
 #: Methods the linear actor replaces when ``train.actor_model = "linear"``.
-LINEAR_METHODS = ("gsac", "sac-mtl")
-_MODES = {"gsac": ("acr", "linear"), "sac-mtl": ("truncation", "source_onehot")}
+LINEAR_METHODS = ("gsac", "sac-mtl", "sac-ft", "sac-lfs")
+_MODES = {"gsac": ("acr", "linear"), "sac-mtl": ("truncation", "source_onehot"), "sac-ft": ("truncation", "constant"),
+          "sac-lfs": ("truncation", "constant")}
 
 
-def linear_config(ctx, method: str):
+def linear_config(ctx, method: str, *, episodes: int | None = None):
     """The :class:`~rl.actors_linear.LinearACConfig` of ``method`` from the run configuration."""
     from rl.actors_linear import LinearACConfig
 
     cfg = ctx.config
     inputs, features = _MODES[method]
     return LinearACConfig(kappa=cfg.acr.kappa, gamma=cfg.train.gamma, horizon=cfg.data.horizon, inputs=inputs,
-                          features=features, episodes=cfg.train.linear_episodes,
+                          features=features, episodes=cfg.train.linear_episodes if episodes is None else episodes,
                           actor_lr=cfg.train.linear_actor_lr)
 
 
@@ -111,4 +114,34 @@ def save_linear_target(ctx, method: str, bundle, policies) -> list[Path]:
     deployed = bundle.with_policies(policies, info={"deployed": "zero-shot", "actor_model": "linear",
                                                     "target_factor": ctx.config.domains.target})
     folder = save_linear_policy(deployed, ctx.path(f"policies/target/{method}"))
+    return [folder / n for n in ("policy.npz", "graph.json", "policy.json")]
+
+
+def linear_target_learner(ctx, method: str, *, rng: np.random.SeedSequence):
+    """SAC-FT (started from its meta-trained weights) or SAC-LFS (from zero): a linear learner
+    in the target domain whose iterations are single target episodes."""
+    from rl.actors_linear import LinearActorCritic
+    from rl.linear_bundle import load_linear_policy
+
+    cfg = ctx.config
+    learner = LinearActorCritic(ctx.env, ctx.truth(), linear_config(ctx, method, episodes=1),
+                                domain_factors=ctx.target_factor()[None], rng=rng, n_runs=cfg.train.runs)
+    if method == "sac-ft":
+        bundle = load_linear_policy(ctx.path("policies/meta/sac-ft"))
+        start = np.stack([p.weights for p in bundle.policies])
+        if start.shape != learner.theta.shape:
+            raise ValueError(f"policies/meta/sac-ft has weights of shape {start.shape}, the target learner "
+                             f"{learner.theta.shape}: re-run the train:sac-ft stage")
+        learner.theta[...] = start
+    return learner
+
+
+def save_linear_learner(ctx, method: str, learner) -> list[Path]:
+    """Save a target learner's policies under ``policies/target/<method>``."""
+    from rl.linear_bundle import LinearPolicyBundle, save_linear_policy
+
+    bundle = LinearPolicyBundle.from_trainer(learner, algorithm=method, info={
+        "deployed": f"after {ctx.config.adapt.episodes} target episodes", "actor_model": "linear",
+        "target_factor": ctx.config.domains.target})
+    folder = save_linear_policy(bundle, ctx.path(f"policies/target/{method}"))
     return [folder / n for n in ("policy.npz", "graph.json", "policy.json")]

@@ -373,7 +373,7 @@ def _train(ctx: PipelineContext, method: str) -> list[Path]:
     t = cfg.train
     env = ctx.env
     graph = ctx.training_graph() if method == "gsac" else ctx.truth()
-    if t.actor_model == "linear" and method in ("gsac", "sac-mtl"):
+    if t.actor_model == "linear":
         from causalnet_cli.pipeline.linear_stages import train_linear
 
         return train_linear(ctx, method, graph=graph, source_w_hat=_source_w_hat(ctx), eval_w_hat=_target_w_hat(ctx))
@@ -436,6 +436,10 @@ def stage_adapt(ctx: PipelineContext) -> list[Path]:
             bundle = load_policy(ctx.path(f"policies/meta/{method}"))
             bundles[method] = bundle
             methods[method] = [zero_shot(p, w, fill=fill) for p, w in zip(bundle.policies, w_target)]
+        elif cfg.train.actor_model == "linear":
+            from causalnet_cli.pipeline.linear_stages import linear_target_learner
+
+            methods[method] = linear_target_learner(ctx, method, rng=learn_seeds[method])
         elif method == "sac-ft":
             bundle = load_policy(ctx.path("policies/meta/sac-ft"))
             config = dataclasses.replace(_gsac_config(ctx), actor_lr=cfg.adapt.ft_actor_lr)
@@ -467,10 +471,11 @@ def stage_adapt(ctx: PipelineContext) -> list[Path]:
     files = [ctx.write_json("adaptation.json", out)]
     for method in cfg.train.methods:
         m = methods[method]
-        if method in bundles and cfg.train.actor_model == "linear":
-            from causalnet_cli.pipeline.linear_stages import save_linear_target
+        if cfg.train.actor_model == "linear":
+            from causalnet_cli.pipeline.linear_stages import save_linear_learner, save_linear_target
 
-            files += save_linear_target(ctx, method, bundles[method], m)
+            files += (save_linear_target(ctx, method, bundles[method], m) if method in bundles
+                      else save_linear_learner(ctx, method, m))
             continue
         if method in bundles:
             b = bundles[method]
