@@ -317,8 +317,9 @@ def test_default_run_reproduces_the_papers_ordering(tmp_path):
     m = json.loads((out / "metrics.json").read_text())
     methods = m["methods"]
     assert m["benchmark"]["runs"] == 5 and m["benchmark"]["meta_iterations"] == 30_000
-    # discovery on 20,000 episodes per domain (measured F1 0.979)
-    assert m["structure"]["f1"] > 0.95 and m["structure"]["precision"] > 0.98
+    # discovery on 20,000 episodes per domain (measured F1 0.948 at the default max_cond_size=4,
+    # 0.979 with the former default 2: see the discovery test at default budget)
+    assert m["structure"]["f1"] > 0.94 and m["structure"]["precision"] > 0.98
     # GSAC zero-shot beats SAC-MTL zero-shot and SAC-LFS over its first 30 target episodes
     # (measured 0.710 vs 0.614 vs 0.240 with the advantage actor; 0.717 vs 0.600 vs 0.237 with the reference one)
     assert methods["gsac"]["zero_shot"]["mean"] > methods["sac-mtl"]["zero_shot"]["mean"]
