@@ -66,7 +66,7 @@ def test_every_page_is_indexed_and_every_relative_link_resolves():
 def test_readme_starts_with_the_two_commands():
     blocks = re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.S)
     assert "pip install . && causalnet run --out" in blocks[0]
-    assert blocks[1].strip().endswith("pip install '.[test]' && python -m pytest -q")
+    assert blocks[1].strip().endswith("pip install '.[test,ray]' && python -m pytest -q")
 
 
 def test_api_page_names_every_public_symbol():
