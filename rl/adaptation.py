@@ -30,7 +30,11 @@ import numpy as np
 from causalnet.domain_factors import DomainFactorEstimator
 from causalnet.domain_factors_latent import LatentDomainFactorEstimator
 from rl.actors import LocalizedSoftmaxPolicy
+from rl.actors_linear import LinearActorCritic
 from rl.gsac import GSACResult, GSACTrainer, RngLike
+
+#: Trainers that ``adaptation_curves`` advances in the target (learning methods).
+LEARNERS = (GSACTrainer, LinearActorCritic)
 
 __all__ = ["AdaptationCurves", "MethodCurve", "TrainingSummary", "adaptation_curves", "deploy_zero_shot",
            "estimate_target_factor", "mean_ci", "summarize_training", "zero_shot"]
@@ -349,7 +353,8 @@ def adaptation_curves(methods: Mapping[str, GSACTrainer | PolicyFn | Sequence[Po
     Parameters
     ----------
     methods : mapping of name to method
-        * a :class:`~rl.gsac.GSACTrainer` whose only domain is the target (``make_trainer``
+        * a :class:`~rl.gsac.GSACTrainer` (or a linear
+          :class:`~rl.actors_linear.LinearActorCritic`) whose only domain is the target (``make_trainer``
           with ``"sac-lfs"`` or ``"sac-ft"`` and ``target_factor=``) **learns**: each
           target episode is one outer iteration (``trainer.iterate(1)``, ``T`` steps; the
           trainer is advanced in place), and run ``r`` is evaluated with ``trainer.policy(r)``;
@@ -421,8 +426,8 @@ def adaptation_curves(methods: Mapping[str, GSACTrainer | PolicyFn | Sequence[Po
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"iterations_per_episode of {name!r} must be an integer >= 1, got {k!r}")
     for name, method in methods.items():
-        if isinstance(method, GSACTrainer) and not (method.n_sources == 1 and
-                                                    np.allclose(method.domain_factors[0], target)):
+        if isinstance(method, LEARNERS) and not (len(method.domain_factors) == 1 and
+                                                 np.allclose(method.domain_factors[0], target)):
             raise ValueError(f"method {name!r}: a learning trainer must train in the target domain only "
                              f"(make_trainer(..., target_factor=...)); it trains in {method.domain_factors.tolist()}. "
                              "Deploy meta-trained policies frozen with deploy_zero_shot / zero_shot")
@@ -435,7 +440,7 @@ def adaptation_curves(methods: Mapping[str, GSACTrainer | PolicyFn | Sequence[Po
         return res.mean
 
     def policies_of(method) -> list[PolicyFn]:
-        if isinstance(method, GSACTrainer):
+        if isinstance(method, LEARNERS):
             return method.policies()
         if callable(method):
             return [method] * runs
@@ -446,7 +451,7 @@ def adaptation_curves(methods: Mapping[str, GSACTrainer | PolicyFn | Sequence[Po
     for e in range(E + 1):
         if e > 0:
             for name, method in methods.items():
-                if isinstance(method, GSACTrainer):
+                if isinstance(method, LEARNERS):
                     method.iterate(int(per_episode[name]))
         for name, method in methods.items():
             for r, pol in enumerate(policies_of(method)):
@@ -460,13 +465,13 @@ def adaptation_curves(methods: Mapping[str, GSACTrainer | PolicyFn | Sequence[Po
                                          rng=np.random.default_rng(eval_seeds[r][1]), batch_size=avg_eps).mean
                           for r, pol in enumerate(policies_of(method))])
         mean, lo, hi = mean_ci(per_run[name])
-        curves[name] = MethodCurve(isinstance(method, GSACTrainer), per_run[name], mean, lo, hi,
+        curves[name] = MethodCurve(isinstance(method, LEARNERS), per_run[name], mean, lo, hi,
                                    per_run[name][:, 1:].mean(axis=1), final)
     settings = {"target_factor": target.tolist(), "episodes": E, "eval_episodes": int(eval_episodes),
                 "gamma": float(gamma), "horizon": int(horizon), "n_runs": runs, "average_episodes": avg_eps,
                 "average_steps": int(average_steps), "burn_in": int(burn_in),
                 "iterations_per_episode": {name: int(k) for name, k in per_episode.items()
-                                           if isinstance(methods[name], GSACTrainer)}}
+                                           if isinstance(methods[name], LEARNERS)}}
     return AdaptationCurves(np.arange(E + 1), curves, settings)
 
 
@@ -474,7 +479,7 @@ def adaptation_curves(methods: Mapping[str, GSACTrainer | PolicyFn | Sequence[Po
 def _resolve_runs(methods: Mapping[str, Any], n_runs: int | None) -> int:
     counts = {}
     for name, method in methods.items():
-        if isinstance(method, GSACTrainer):
+        if isinstance(method, LEARNERS):
             counts[name] = method.n_runs
         elif callable(method):
             continue

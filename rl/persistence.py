@@ -243,6 +243,9 @@ def _load_policy(folder: Path, graph: FactoredGraph | None, env) -> PolicyBundle
     meta_path = folder / BUNDLE_FILES["metadata"]
     meta = _read_json(meta_path, "policy metadata")
     _check_format(meta, meta_path, POLICY_FORMAT)
+    if meta.get("kind") == "linear_softmax":
+        raise PersistenceError(f"{meta_path} holds a linear policy (train.actor_model = \"linear\"): read it with "
+                               "rl.linear_bundle.load_linear_policy")
     unknown = sorted(set(meta) - _POLICY_KEYS)
     if unknown:
         raise PersistenceError(f"{meta_path} has unknown field(s) {unknown}; accepted: {sorted(_POLICY_KEYS)}")

@@ -149,6 +149,15 @@ class TrainSection:
                            low=0.0, low_open=True)
     gamma: float = _opt(0.7, "discount factor", low=0.0, high=1.0)
     critic: Literal["persistent", "reset"] = _opt("persistent", "critic table kept across iterations or reset")
+    actor_model: Literal["tabular", "linear"] = _opt(
+        "tabular", "gsac and sac-mtl: tabular actor (one row per joint policy-input value) or linear actor and "
+        "critic in one-hot features of each coordinate (rl.actors_linear; for many-coordinate ACRs, e.g. traffic); "
+        "sac-ft and sac-lfs stay tabular")
+    linear_iterations: int = _opt(120, "linear actor: outer iterations (each linear_episodes episodes per run)",
+                                  low=1)
+    linear_episodes: int = _opt(16, "linear actor: episodes per run and iteration", low=1)
+    linear_actor_lr: float = _opt(10.0, "linear actor: actor step size (divided by the agent's active inputs)",
+                                  low=0.0, low_open=True)
     fa_iterations: int = _opt(20, "lqr: iterations of function-approximation GSAC (each fa_episodes episodes)",
                               low=1)
     fa_episodes: int = _opt(16, "lqr: episodes per run and iteration of function-approximation GSAC", low=1)

@@ -60,6 +60,8 @@ logger = logging.getLogger(__name__)
 STAGE_SEEDS: dict[str, int] = {"collect": 1, "domain_factors": 2, "train:gsac": 3, "train:sac-mtl": 4,
                                "train:sac-ft": 5, "adapt": 6, "latent_bootstrap": 7, "latent_reference": 8}
 META_METHODS = ("gsac", "sac-mtl", "sac-ft")
+#: Frozen reference policies of the adapt stage, reported under ``metrics.json["reference"]``.
+REFERENCE_POLICIES = ("uniform", "max-pressure", "fixed-time")
 #: Environment kinds with continuous states: the tabular trainers cannot run on them.
 CONTINUOUS_KINDS = ("synthetic-continuous",)
 
@@ -353,8 +355,8 @@ def check_tabular_actor_size(graph: FactoredGraph, *, kappa: int, method: str) -
             shown = f"{cards[0]}^{len(cards)}" if len(set(cards)) == 1 else "x".join(map(str, cards))
             raise ValueError(f"train:{method}: the tabular actor of agent {agent} would have {shown} = {size} local "
                              f"states (limit {MAX_TABULAR_POLICY_STATES}); use a smaller system (traffic: "
-                             f"env.rows/env.cols 2, env.bins 2) or the linear engine of benchmarks/traffic_claims.py "
-                             f"(rl.actors_linear)")
+                             f"env.rows/env.cols 2, env.bins 2) or the linear actor (train.actor_model = "
+                             f"\"linear\", gsac and sac-mtl; rl.actors_linear)")
 
 
 def _train(ctx: PipelineContext, method: str) -> list[Path]:
@@ -367,6 +369,10 @@ def _train(ctx: PipelineContext, method: str) -> list[Path]:
     t = cfg.train
     env = ctx.env
     graph = ctx.training_graph() if method == "gsac" else ctx.truth()
+    if t.actor_model == "linear":
+        from causalnet_cli.pipeline.linear_stages import train_linear
+
+        return train_linear(ctx, method, graph=graph, source_w_hat=_source_w_hat(ctx), eval_w_hat=_target_w_hat(ctx))
     check_tabular_actor_size(graph, kappa=cfg.acr.kappa, method=method)
     kwargs: dict[str, Any] = {"source_factors": ctx.source_factors()}
     if method in ("gsac", "sac-mtl"):
@@ -418,10 +424,18 @@ def stage_adapt(ctx: PipelineContext) -> list[Path]:
     bundles: dict[str, Any] = {}
     learn_seeds = dict(zip(("sac-ft", "sac-lfs"), seeds[1].spawn(2)))
     for method in cfg.train.methods:
-        if method in ("gsac", "sac-mtl"):
+        if method in ("gsac", "sac-mtl") and cfg.train.actor_model == "linear":
+            from causalnet_cli.pipeline.linear_stages import linear_zero_shot
+
+            bundles[method], methods[method] = linear_zero_shot(ctx, method, w_target, fill)
+        elif method in ("gsac", "sac-mtl"):
             bundle = load_policy(ctx.path(f"policies/meta/{method}"))
             bundles[method] = bundle
             methods[method] = [zero_shot(p, w, fill=fill) for p, w in zip(bundle.policies, w_target)]
+        elif cfg.train.actor_model == "linear":
+            from causalnet_cli.pipeline.linear_stages import linear_target_learner
+
+            methods[method] = linear_target_learner(ctx, method, rng=learn_seeds[method])
         elif method == "sac-ft":
             bundle = load_policy(ctx.path("policies/meta/sac-ft"))
             config = dataclasses.replace(_gsac_config(ctx), actor_lr=cfg.adapt.ft_actor_lr)
@@ -434,8 +448,13 @@ def stage_adapt(ctx: PipelineContext) -> list[Path]:
             methods[method] = make_trainer("sac-lfs", env, ctx.truth(), config=config,
                                            target_factor=target, rng=learn_seeds["sac-lfs"], n_runs=runs)
     methods["uniform"] = UniformPolicy(env.action_counts)
+    if cfg.env.kind == "traffic":   # the traffic engineer's baselines (docs/traffic.md), frozen like uniform
+        from rl.policies import FixedTimePolicy, MaxPressurePolicy
+
+        methods["max-pressure"] = MaxPressurePolicy(env)
+        methods["fixed-time"] = FixedTimePolicy(env, green=2)
     ctx.echo(f"adaptation curves over {cfg.adapt.episodes} target episodes, {runs} runs, methods "
-             f"{', '.join(cfg.train.methods)} (+ uniform reference)")
+             f"{', '.join(cfg.train.methods)} (+ references {', '.join(m for m in REFERENCE_POLICIES if m in methods)})")
     curves = adaptation_curves(methods, env, target, episodes=cfg.adapt.episodes,
                                eval_episodes=cfg.adapt.eval_episodes, gamma=cfg.train.gamma,
                                horizon=cfg.data.horizon, rng=seeds[2], n_runs=runs,
@@ -448,6 +467,12 @@ def stage_adapt(ctx: PipelineContext) -> list[Path]:
     files = [ctx.write_json("adaptation.json", out)]
     for method in cfg.train.methods:
         m = methods[method]
+        if cfg.train.actor_model == "linear":
+            from causalnet_cli.pipeline.linear_stages import save_linear_learner, save_linear_target
+
+            files += (save_linear_target(ctx, method, bundles[method], m) if method in bundles
+                      else save_linear_learner(ctx, method, m))
+            continue
         if method in bundles:
             b = bundles[method]
             bundle = PolicyBundle(policies=m, config=b.config, graph=b.graph, inputs=b.inputs,
@@ -482,7 +507,7 @@ def stage_metrics(ctx: PipelineContext) -> list[Path]:
                            "curve_mean": curve["mean"], "curve_ci_low": curve["ci_low"],
                            "curve_ci_high": curve["ci_high"]},
             "final_average_reward": _ci(s["final_average_reward"])}
-    reference = {"uniform": methods.pop("uniform")} if "uniform" in methods else {}
+    reference = {k: methods.pop(k) for k in REFERENCE_POLICIES if k in methods}
     structure = ctx.read_json("structure_metrics.json")
     acr = read_acr(ctx.path("acr.json"))
     factors = ctx.read_json("domain_factors.json")
