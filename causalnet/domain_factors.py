@@ -150,6 +150,26 @@ def _check_inputs(graph: FactoredGraph, transitions: Transitions, where: str) ->
         transitions.check_domain_labels()
 
 
+def _discrete_affected_states(graph: FactoredGraph, transitions: Transitions, who: str) -> list[str]:
+    """Check the inputs of ``who.fit`` and return the domain-affected state names.
+
+    Raises ``TypeError`` for a graph that is not a :class:`FactoredGraph` and
+    ``ValueError`` when an affected state or one of its parents is continuous.
+    """
+    if not isinstance(graph, FactoredGraph):
+        raise TypeError(f"graph must be a FactoredGraph, got {type(graph).__name__}")
+    _check_inputs(graph, transitions, f"{who}.fit")
+    spec = graph.spec
+    dom = spec.domain_name
+    affected = [s for s in spec.state_names if dom in graph.parents[s]]
+    for name in affected:
+        pas = [p for p in graph.parents[name] if p != dom]
+        if any(spec.cardinality(x) is None for x in [name, *pas]):
+            raise ValueError(f"{who} needs discrete variables; {name!r} or one of its "
+                             f"parents {pas} is continuous")
+    return affected
+
+
 class DomainFactorEstimator:
     """Maximum-likelihood domain factors, one scalar per agent (see the module docstring).
 
@@ -193,17 +213,9 @@ class DomainFactorEstimator:
     def fit(self, transitions: Transitions) -> "DomainFactorEstimator":
         """Fit per-domain conditional distributions and summarise them per agent."""
         graph = self.graph
-        if not isinstance(graph, FactoredGraph):
-            raise TypeError(f"graph must be a FactoredGraph, got {type(graph).__name__}")
-        _check_inputs(graph, transitions, "DomainFactorEstimator.fit")
+        self.affected_ = _discrete_affected_states(graph, transitions, "DomainFactorEstimator")
         spec = graph.spec
         dom = spec.domain_name
-        self.affected_ = [s for s in spec.state_names if dom in graph.parents[s]]
-        for name in self.affected_:
-            pas = [p for p in graph.parents[name] if p != dom]
-            if any(spec.cardinality(x) is None for x in [name, *pas]):
-                raise ValueError(f"DomainFactorEstimator needs discrete variables; {name!r} or one of its "
-                                 f"parents {pas} is continuous")
         n_domains = transitions.n_domains
         self.n_domains_ = n_domains
         self._fits: list[_CoordinateFit] = []

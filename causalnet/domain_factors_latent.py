@@ -43,8 +43,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from causalnet.data import Transitions
-from causalnet.domain_factors import (ConfigurationIndex, NotFittedError, _check_inputs, _order,
-                                      parent_values)
+from causalnet.domain_factors import (ConfigurationIndex, NotFittedError, _check_inputs,
+                                      _discrete_affected_states, _order, parent_values)
 from causalnet.graph import FactoredGraph
 
 __all__ = ["LatentDomainFactorEstimator"]
@@ -120,17 +120,9 @@ class LatentDomainFactorEstimator:
     def fit(self, transitions: Transitions) -> "LatentDomainFactorEstimator":
         """Fit the loadings on the source domains, then each source's latent factor."""
         graph = self.graph
-        if not isinstance(graph, FactoredGraph):
-            raise TypeError(f"graph must be a FactoredGraph, got {type(graph).__name__}")
-        _check_inputs(graph, transitions, "LatentDomainFactorEstimator.fit")
+        self.affected_ = _discrete_affected_states(graph, transitions, "LatentDomainFactorEstimator")
         spec = graph.spec
         dom = spec.domain_name
-        self.affected_ = [s for s in spec.state_names if dom in graph.parents[s]]
-        for name in self.affected_:
-            pas = [p for p in graph.parents[name] if p != dom]
-            if any(spec.cardinality(x) is None for x in [name, *pas]):
-                raise ValueError(f"LatentDomainFactorEstimator needs discrete variables; {name!r} or one of its "
-                                 f"parents {pas} is continuous")
         gen = np.random.default_rng(self.rng)
         M = transitions.n_domains
         self.n_domains_ = M
