@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -123,3 +125,39 @@ class FAGSACResult:
                 "eval_iterations": self.eval_iterations.tolist(), "eval_samples": self.eval_samples.tolist(),
                 "eval_costs": self.eval_costs.tolist(), "train_seconds": self.train_seconds,
                 "eval_seconds": self.eval_seconds, **self.extra}
+
+
+def train_with_evaluations(trainer: Any, iterations: int, *, eval_every: int, eval_env: Any,
+                           eval_w_hat: np.ndarray | None,
+                           evaluate: Callable[[Any, np.ndarray], np.ndarray],
+                           progress: bool = False) -> FAGSACResult:
+    """Train ``trainer`` for ``iterations`` more iterations, calling ``evaluate(env, w)`` at the
+    start, every ``eval_every`` iterations and at the end; the run loop of both function-
+    approximation trainers (Gaussian and softmax actors).
+    """
+    if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
+        raise ValueError(f"iterations must be an integer >= 0, got {iterations!r}")
+    eval_env = trainer.env if eval_env is None else eval_env
+    w_eval = eval_env.domain_factor if eval_w_hat is None else np.asarray(eval_w_hat, dtype=np.float64)
+    points = sorted({0, int(iterations)} | (set(range(0, int(iterations), int(eval_every)))
+                                            if eval_every else set()))
+    its, samples, costs = [], [], []
+    t_train = t_eval = 0.0
+    done = 0
+    for point in points:
+        start = time.perf_counter()
+        trainer.iterate(point - done)
+        t_train += time.perf_counter() - start
+        done = point
+        start = time.perf_counter()
+        costs.append(evaluate(eval_env, w_eval))
+        t_eval += time.perf_counter() - start
+        its.append(trainer.iteration)
+        samples.append(trainer.samples)
+        if progress:
+            logging.getLogger(type(trainer).__module__).info(
+                "iteration %d: mean cost %.4f", trainer.iteration, float(np.mean(costs[-1])))
+    return FAGSACResult(config=trainer.config, policies=[trainer.policy(r, w_eval) for r in range(trainer.n_runs)],
+                        iterations=trainer.iteration, eval_iterations=np.asarray(its),
+                        eval_samples=np.asarray(samples), eval_costs=np.stack(costs, axis=1),
+                        train_seconds=t_train, eval_seconds=t_eval)

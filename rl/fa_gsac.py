@@ -28,22 +28,19 @@ leaves it unchanged, which a vanilla gradient with a fixed learning rate is not.
 
 from __future__ import annotations
 
-import logging
-import time
 from typing import Sequence
 
 import numpy as np
 import scipy.sparse
 
 from causalnet.graph import FactoredGraph
-from rl.fa_config import FAGSACConfig, FAGSACResult
+from rl.fa_config import FAGSACConfig, FAGSACResult, train_with_evaluations
 from rl.fa_inputs import FAInputs, build_fa_inputs, quadratic_pairs
 from rl.fa_policy import LinearGaussianPolicy
 from rl.gsac import RngLike, RunStreams, run_generators
 
 __all__ = ["FAGSACConfig", "FAGSACResult", "FAGSACTrainer"]
 
-logger = logging.getLogger(__name__)
 
 #: Largest number of critic features per agent (the LSTD matrix is its square).
 MAX_CRITIC_FEATURES = 2000
@@ -281,28 +278,6 @@ class FAGSACTrainer:
     def run(self, iterations: int, *, eval_every: int = 0, eval_env=None, eval_w_hat: np.ndarray | None = None,
             progress: bool = False) -> FAGSACResult:
         """Train ``iterations`` more iterations, evaluating in ``eval_env`` every ``eval_every`` (and at the ends)."""
-        if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
-            raise ValueError(f"iterations must be an integer >= 0, got {iterations!r}")
-        eval_env = self.env if eval_env is None else eval_env
-        w_eval = eval_env.domain_factor if eval_w_hat is None else np.asarray(eval_w_hat, dtype=np.float64)
-        points = sorted({0, int(iterations)} | (set(range(0, int(iterations), int(eval_every)))
-                                                if eval_every else set()))
-        its, samples, costs = [], [], []
-        t_train = t_eval = 0.0
-        done = 0
-        for point in points:
-            start = time.perf_counter()
-            self.iterate(point - done)
-            t_train += time.perf_counter() - start
-            done = point
-            start = time.perf_counter()
-            costs.append(self.evaluate(eval_env, w_eval))
-            t_eval += time.perf_counter() - start
-            its.append(self.iteration)
-            samples.append(self.samples)
-            if progress:
-                logger.info("iteration %d: mean cost %.4f", self.iteration, float(np.mean(costs[-1])))
-        return FAGSACResult(config=self.config, policies=[self.policy(r, w_eval) for r in range(self.n_runs)],
-                            iterations=self.iteration, eval_iterations=np.asarray(its),
-                            eval_samples=np.asarray(samples), eval_costs=np.stack(costs, axis=1),
-                            train_seconds=t_train, eval_seconds=t_eval)
+        return train_with_evaluations(self, iterations, eval_every=eval_every, eval_env=eval_env,
+                                      eval_w_hat=eval_w_hat, evaluate=self.evaluate,
+                                      progress=progress)

@@ -33,13 +33,12 @@ noise. ``explore_std`` is unused (the softmax explores by itself).
 
 from __future__ import annotations
 
-import time
 from typing import Any, Sequence
 
 import numpy as np
 
 from causalnet.graph import FactoredGraph
-from rl.fa_config import FAGSACConfig, FAGSACResult
+from rl.fa_config import FAGSACConfig, FAGSACResult, train_with_evaluations
 from rl.fa_inputs import FAInputs, build_fa_inputs, quadratic_pairs
 from rl.fa_policy import LinearGaussianPolicy
 from rl.gsac import RngLike, RunStreams, run_generators
@@ -351,26 +350,8 @@ class FASoftmaxTrainer:
     def run(self, iterations: int, *, eval_every: int = 0, eval_env=None, eval_w_hat: np.ndarray | None = None,
             progress: bool = False, eval_episodes: int = 200, eval_rng: RngLike = 0) -> FAGSACResult:
         """Train ``iterations`` more iterations, evaluating in ``eval_env`` every ``eval_every`` (and at the ends)."""
-        if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
-            raise ValueError(f"iterations must be an integer >= 0, got {iterations!r}")
-        eval_env = self.env if eval_env is None else eval_env
-        w_eval = eval_env.domain_factor if eval_w_hat is None else np.asarray(eval_w_hat, dtype=np.float64)
-        points = sorted({0, int(iterations)} | (set(range(0, int(iterations), int(eval_every)))
-                                                if eval_every else set()))
-        its, samples, costs = [], [], []
-        t_train = t_eval = 0.0
-        done = 0
-        for point in points:
-            start = time.perf_counter()
-            self.iterate(point - done)
-            t_train += time.perf_counter() - start
-            done = point
-            start = time.perf_counter()
-            costs.append(self.evaluate(eval_env, w_eval, episodes=eval_episodes, rng=eval_rng))
-            t_eval += time.perf_counter() - start
-            its.append(self.iteration)
-            samples.append(self.samples)
-        return FAGSACResult(config=self.config, policies=[self.policy(r, w_eval) for r in range(self.n_runs)],
-                            iterations=self.iteration, eval_iterations=np.asarray(its),
-                            eval_samples=np.asarray(samples), eval_costs=np.stack(costs, axis=1),
-                            train_seconds=t_train, eval_seconds=t_eval)
+        def evaluate(env, w: np.ndarray) -> np.ndarray:
+            return self.evaluate(env, w, episodes=eval_episodes, rng=eval_rng)
+
+        return train_with_evaluations(self, iterations, eval_every=eval_every, eval_env=eval_env,
+                                      eval_w_hat=eval_w_hat, evaluate=evaluate, progress=progress)
