@@ -52,7 +52,8 @@ class RunFolder:
         if self.path.exists() and not self.path.is_dir():
             raise RunFolderError(f"--out: {self.path} exists and is a file, not a folder")
         if self.path.is_dir() and any(self.path.iterdir()) and not force:
-            hint = " (it holds an interrupted run: add --resume)" if (self.path / STATE_FILE).exists() else ""
+            hint = (" (it holds a run: --resume continues it if it was interrupted, and skips it if finished)"
+                    if (self.path / STATE_FILE).exists() else "")
             raise RunFolderError(f"--out: {self.path} is not empty{hint}; choose a new folder, add --force to "
                                  "replace its contents or --resume to continue it")
         try:
